@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages tinyc needs to build and test. Safe to re-run.
+set -euo pipefail
+packages=(
+  cmake g++ make pkg-config
+  libcli11-dev nlohmann-json3-dev libflatbuffers-dev flatbuffers-compiler libfmt-dev
+  libeigen3-dev zlib1g-dev catch2
+  # data the tests and examples read: Fashion-MNIST (IDX) and scikit-learn's raw digits.csv.gz
+  dataset-fashion-mnist python3-sklearn
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

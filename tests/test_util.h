@@ -1,0 +1,36 @@
+// Helpers shared by the test suites: temporary directories and running the CLI.
+#pragma once
+
+#include <string>
+
+namespace tinyc_test {
+
+// A fresh directory under /tmp, removed when the object goes out of scope.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs the tinyc binary with `args` (a shell-quoted string), capturing stdout and stderr.
+RunResult run_tinyc(const std::string& args);
+
+void write_text(const std::string& path, const std::string& text);
+std::string read_text(const std::string& path);
+// Number of entries in a directory (to check that no temporary file was left behind).
+int count_entries(const std::string& dir);
+
+}  // namespace tinyc_test
