@@ -3,6 +3,8 @@ function(tinyc_set_warnings target)
   # GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsics when Eigen's kernels
   # are inlined (a known false positive of _mm512_undefined_*); everything else stays on.
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-maybe-uninitialized)
+  # No errno from math functions: lets sqrt/exp vectorize; tinyc never reads errno after math.
+  target_compile_options(${target} PRIVATE -fno-math-errno)
   if(TINYC_NATIVE)
     target_compile_options(${target} PRIVATE -march=native)
   endif()

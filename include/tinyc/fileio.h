@@ -21,7 +21,7 @@ void make_dirs(const std::string& dir);
 bool is_directory(const std::string& path);
 bool file_exists(const std::string& path);
 
-// CRC-32 (zlib's polynomial) and FNV-1a 64 hashes.
+// CRC-32 (zlib's polynomial), and FNV-1a 64 over 64-bit words (then tail bytes).
 uint32_t crc32_of(const void* data, size_t size, uint32_t crc = 0);
 uint64_t fnv1a64(const void* data, size_t size, uint64_t hash = 0xcbf29ce484222325ull);
 

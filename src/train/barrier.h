@@ -22,7 +22,7 @@ class SpinBarrier {
       return;
     }
     for (int spins = 0; generation_.load(std::memory_order_acquire) == generation; ++spins) {
-      if (spins < (1 << 14)) {
+      if (spins < 2048) {
         _mm_pause();
       } else {
         std::this_thread::yield();

@@ -27,12 +27,36 @@ void Optimizer::begin_step() {
   }
 }
 
-void Optimizer::update(float* w, const float* const* grads, int threads, int64_t lo, int64_t hi) {
-  auto grad = [&](int64_t i) {
-    float g = grads[0][i];
-    for (int t = 1; t < threads; ++t) g += grads[t][i];
-    return g;
-  };
+namespace {
+
+// The summed gradient of parameter i over the threads' buffers. Specialized on the thread
+// count so that the update loops vectorize.
+template <int kThreads>
+struct GradSum {
+  const float* const* g;
+  float operator()(int64_t i) const {
+    float s = g[0][i];
+    for (int t = 1; t < kThreads; ++t) s += g[t][i];
+    return s;
+  }
+};
+
+struct GradSumN {
+  const float* const* g;
+  int threads;
+  float operator()(int64_t i) const {
+    float s = g[0][i];
+    for (int t = 1; t < threads; ++t) s += g[t][i];
+    return s;
+  }
+};
+
+}  // namespace
+
+template <typename Grad>
+void Optimizer::apply(float* __restrict w, Grad grad, int64_t lo, int64_t hi) {
+  float* __restrict m = m_.data();
+  float* __restrict v = v_.data();
   switch (kind_) {
     case Kind::kSgd:
       for (int64_t i = lo; i < hi; ++i) w[i] -= lr_ * grad(i);
@@ -40,20 +64,28 @@ void Optimizer::update(float* w, const float* const* grads, int threads, int64_t
     case Kind::kMomentum:
       // v = mu v + g;  w -= lr v
       for (int64_t i = lo; i < hi; ++i) {
-        m_[i] = momentum_ * m_[i] + grad(i);
-        w[i] -= lr_ * m_[i];
+        m[i] = momentum_ * m[i] + grad(i);
+        w[i] -= lr_ * m[i];
       }
       return;
-    case Kind::kAdam:
+    case Kind::kAdam: {
       // m, v: moment estimates; w -= lr/(1-b1^t) m / (sqrt(v)/sqrt(1-b2^t) + eps)
+      const float b1 = beta1_, b2 = beta2_, step = step_size_, inv_b2 = inv_sqrt_bias2_, eps = epsilon_;
       for (int64_t i = lo; i < hi; ++i) {
         const float g = grad(i);
-        m_[i] = beta1_ * m_[i] + (1.0f - beta1_) * g;
-        v_[i] = beta2_ * v_[i] + (1.0f - beta2_) * g * g;
-        w[i] -= step_size_ * m_[i] / (std::sqrt(v_[i]) * inv_sqrt_bias2_ + epsilon_);
+        m[i] = b1 * m[i] + (1.0f - b1) * g;
+        v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+        w[i] -= step * m[i] / (std::sqrt(v[i]) * inv_b2 + eps);
       }
       return;
+    }
   }
+}
+
+void Optimizer::update(float* w, const float* const* grads, int threads, int64_t lo, int64_t hi) {
+  if (threads == 1) return apply(w, GradSum<1>{grads}, lo, hi);
+  if (threads == 2) return apply(w, GradSum<2>{grads}, lo, hi);
+  apply(w, GradSumN{grads, threads}, lo, hi);
 }
 
 }  // namespace tinyc
