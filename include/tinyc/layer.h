@@ -29,6 +29,18 @@ struct OpBinding {
   int64_t row0 = 0;    // index of this slice's first row in the whole batch
 };
 
+// One op of a quantized model bound to int8 activation buffers for `n` rows (DESIGN.md §6;
+// the representation is described in tinyc/quantize.h). Constant inputs (weights, biases) are
+// read from `in_tensors[i]->ints`; their `in[i]` is nullptr.
+struct Int8Binding {
+  const Op* op = nullptr;
+  std::vector<const Tensor*> in_tensors;
+  std::vector<const Tensor*> out_tensors;
+  std::vector<const int8_t*> in;
+  std::vector<int8_t*> out;
+  int64_t n = 0;
+};
+
 class Layer {
  public:
   virtual ~Layer() = default;
@@ -44,6 +56,22 @@ class Layer {
   virtual int64_t scratch_floats(const OpBinding& /*b*/) const { return 0; }
   virtual void forward(const OpBinding& b) const = 0;
   virtual void backward(const OpBinding& b) const = 0;
+
+  // Lockstep training threads split most ops by batch rows (forward/backward on each thread's
+  // rows, weight gradients summed afterwards). A layer whose weights dominate the work (dense)
+  // may instead split its output units over the whole batch: its products keep their full
+  // size and no per-thread weight gradients need summing.
+  virtual bool splits_units(const OpBinding& /*b*/, int /*parts*/) const { return false; }
+  // Forward for this part's share of the output units, all rows.
+  virtual void forward_part(const OpBinding& b, int /*part*/, int /*parts*/) const { forward(b); }
+  // Phase 0: this part's units' weight and bias gradients; phase 1 (after a barrier): this
+  // part's share of dx.
+  virtual void backward_part(const OpBinding& /*b*/, int /*phase*/, int /*part*/,
+                             int /*parts*/) const {}
+
+  // The int8 reference kernel: exactly the integer arithmetic of the TFLite reference kernels.
+  // The default throws Error(kUnsupported) naming the op and its type.
+  virtual void forward_int8(const Int8Binding& b) const;
 };
 
 const Layer& layer_for(OpType type);

@@ -29,63 +29,69 @@ void Optimizer::begin_step() {
 
 namespace {
 
-// The summed gradient of parameter i over the threads' buffers. Specialized on the thread
-// count so that the update loops vectorize.
-template <int kThreads>
-struct GradSum {
-  const float* const* g;
-  float operator()(int64_t i) const {
-    float s = g[0][i];
-    for (int t = 1; t < kThreads; ++t) s += g[t][i];
-    return s;
-  }
-};
+// The loops below take plain restrict pointers (no functors, no vectors) so that GCC
+// vectorizes them; the gradient is g0[i] (+ g1[i] when two threads' buffers are summed).
 
-struct GradSumN {
-  const float* const* g;
-  int threads;
-  float operator()(int64_t i) const {
-    float s = g[0][i];
-    for (int t = 1; t < threads; ++t) s += g[t][i];
-    return s;
-  }
-};
-
-}  // namespace
-
-template <typename Grad>
-void Optimizer::apply(float* __restrict w, Grad grad, int64_t lo, int64_t hi) {
-  float* __restrict m = m_.data();
-  float* __restrict v = v_.data();
-  switch (kind_) {
-    case Kind::kSgd:
-      for (int64_t i = lo; i < hi; ++i) w[i] -= lr_ * grad(i);
-      return;
-    case Kind::kMomentum:
-      // v = mu v + g;  w -= lr v
-      for (int64_t i = lo; i < hi; ++i) {
-        m[i] = momentum_ * m[i] + grad(i);
-        w[i] -= lr_ * m[i];
-      }
-      return;
-    case Kind::kAdam: {
-      // m, v: moment estimates; w -= lr/(1-b1^t) m / (sqrt(v)/sqrt(1-b2^t) + eps)
-      const float b1 = beta1_, b2 = beta2_, step = step_size_, inv_b2 = inv_sqrt_bias2_, eps = epsilon_;
-      for (int64_t i = lo; i < hi; ++i) {
-        const float g = grad(i);
-        m[i] = b1 * m[i] + (1.0f - b1) * g;
-        v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-        w[i] -= step * m[i] / (std::sqrt(v[i]) * inv_b2 + eps);
-      }
-      return;
-    }
+void sgd(float* __restrict w, const float* __restrict g0, const float* __restrict g1, int64_t lo,
+         int64_t hi, float lr) {
+  if (g1 == nullptr) {
+    for (int64_t i = lo; i < hi; ++i) w[i] -= lr * g0[i];
+  } else {
+    for (int64_t i = lo; i < hi; ++i) w[i] -= lr * (g0[i] + g1[i]);
   }
 }
 
+// v = mu v + g;  w -= lr v
+void momentum(float* __restrict w, const float* __restrict g0, const float* __restrict g1,
+              float* __restrict m, int64_t lo, int64_t hi, float lr, float mu) {
+  for (int64_t i = lo; i < hi; ++i) {
+    m[i] = mu * m[i] + (g1 == nullptr ? g0[i] : g0[i] + g1[i]);
+    w[i] -= lr * m[i];
+  }
+}
+
+// m, v: moment estimates; w -= lr/(1-b1^t) m / (sqrt(v)/sqrt(1-b2^t) + eps)
+template <bool kTwo>
+void adam(float* __restrict w, const float* __restrict g0, const float* __restrict g1,
+          float* __restrict m, float* __restrict v, int64_t lo, int64_t hi, float b1, float b2,
+          float step, float inv_sqrt_bias2, float eps) {
+  for (int64_t i = lo; i < hi; ++i) {
+    const float g = kTwo ? g0[i] + g1[i] : g0[i];
+    m[i] = b1 * m[i] + (1.0f - b1) * g;
+    v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+    w[i] -= step * m[i] / (std::sqrt(v[i]) * inv_sqrt_bias2 + eps);
+  }
+}
+
+}  // namespace
+
 void Optimizer::update(float* w, const float* const* grads, int threads, int64_t lo, int64_t hi) {
-  if (threads == 1) return apply(w, GradSum<1>{grads}, lo, hi);
-  if (threads == 2) return apply(w, GradSum<2>{grads}, lo, hi);
-  apply(w, GradSumN{grads, threads}, lo, hi);
+  // Everything is addressed from `lo`, so the loops run over [0, n).
+  const int64_t n = hi - lo;
+  const float* g0 = grads[0] + lo;
+  const float* g1 = threads > 1 ? grads[1] + lo : nullptr;
+  std::vector<float> folded;  // more than two threads: fold the extra buffers first (rare)
+  if (threads > 2) {
+    folded.assign(g1, g1 + n);
+    for (int t = 2; t < threads; ++t) {
+      for (int64_t i = 0; i < n; ++i) folded[static_cast<size_t>(i)] += grads[t][lo + i];
+    }
+    g1 = folded.data();
+  }
+  w += lo;
+  switch (kind_) {
+    case Kind::kSgd:
+      return sgd(w, g0, g1, 0, n, lr_);
+    case Kind::kMomentum:
+      return momentum(w, g0, g1, m_.data() + lo, 0, n, lr_, momentum_);
+    case Kind::kAdam:
+      if (g1 == nullptr) {
+        return adam<false>(w, g0, g1, m_.data() + lo, v_.data() + lo, 0, n, beta1_, beta2_,
+                           step_size_, inv_sqrt_bias2_, epsilon_);
+      }
+      return adam<true>(w, g0, g1, m_.data() + lo, v_.data() + lo, 0, n, beta1_, beta2_,
+                        step_size_, inv_sqrt_bias2_, epsilon_);
+  }
 }
 
 }  // namespace tinyc

@@ -19,9 +19,6 @@ class Optimizer {
   float lr() const { return lr_; }
 
  private:
-  template <typename Grad>
-  void apply(float* w, Grad grad, int64_t lo, int64_t hi);
-
   enum class Kind : uint8_t { kSgd, kMomentum, kAdam } kind_;
   float lr_, momentum_, beta1_, beta2_, epsilon_;
   int64_t step_ = 0;

@@ -29,7 +29,7 @@ void Progress::step(int epoch, int64_t step, int64_t samples, double loss_sum) {
   const int filled = static_cast<int>(kWidth * (step + 1) / steps_);
   std::string bar(static_cast<size_t>(filled), '=');
   if (filled < kWidth) bar += '>' + std::string(static_cast<size_t>(kWidth - filled - 1), ' ');
-  std::fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %lld/%lld loss %.4f %.1fk samples/s ETA %.0fs",
+  std::fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %lld/%lld loss %.4f %.1fk samples/s ETA %.1fs",
                epoch, epochs_, bar.c_str(), static_cast<long long>(step + 1),
                static_cast<long long>(steps_), samples > 0 ? loss_sum / static_cast<double>(samples) : 0.0,
                rate / 1000.0, eta);

@@ -36,15 +36,22 @@ class Trainer {
   TrainResult run();
 
  private:
-  struct Workspace {
-    std::vector<FloatBuffer> act;   // per tensor: activation rows of this slice
-    std::vector<FloatBuffer> grad;  // per tensor: gradient rows of this slice
-    FloatBuffer dparams;            // gradient of the flat parameter vector
-    std::vector<FloatBuffer> scratch;
-    std::vector<OpBinding> bindings;
+  // An op input/output: a shared full-batch buffer (width > 0: floats per row, sliced by the
+  // rows a thread works on) or a constant / parameter (width 0: used as it is).
+  struct Slot {
+    float* base = nullptr;
+    int64_t width = 0;
+    float* at(int64_t row) const { return base == nullptr ? nullptr : base + row * width; }
+  };
+  struct Bound {
+    OpBinding b;
+    std::vector<Slot> in, din, out, dout;
+    Slot scratch;
   };
 
-  void bind(Workspace& ws, int64_t rows);
+  void bind_all();
+  // Points thread `t`'s binding of op `i` at rows [lo, lo + n).
+  void set_rows(Bound& bound, int64_t lo, int64_t n) const;
   void run_epoch(int thread, int epoch);
   void write_back();
 
@@ -59,10 +66,21 @@ class Trainer {
   int64_t in_width_, pred_width_;
   std::vector<int> param_tensors_;
   std::vector<int64_t> param_offset_;  // per tensor index; -1 if not a parameter
-  FloatBuffer params_;  // every tensor starts on a 64-byte boundary
-  std::vector<Workspace> ws_;
+  FloatBuffer params_;                 // every tensor starts on a 64-byte boundary
+  std::vector<FloatBuffer> act_, grad_;  // per tensor, whole batch, shared by the threads
+  std::vector<FloatBuffer> scratch_;     // per op, whole batch
+  std::vector<FloatBuffer> dparams_;     // per thread; unit-split ops write thread 0's only
+  std::vector<bool> unit_split_;         // per op: splits its units instead of rows
+  // Parameter ranges [lo, hi) and whether their gradient is summed over the threads' buffers.
+  struct ParamRange {
+    int64_t lo, hi;
+    bool summed;
+  };
+  std::vector<ParamRange> ranges_;
+  std::vector<std::vector<Bound>> bound_;  // [thread][op]
   std::vector<const float*> grad_ptrs_;
-  std::unique_ptr<Optimizer> optimizer_;  // sized for params_, padding included
+  FloatBuffer targets_;                    // the batch's targets
+  std::unique_ptr<Optimizer> optimizer_;   // sized for params_, padding included
   std::unique_ptr<SpinBarrier> barrier_;
   Progress progress_;
   // Per-epoch state shared by the lockstep threads.
@@ -131,16 +149,13 @@ Trainer::Trainer(Model& model, const TrainConfig& config, const TrainData& data,
   threads_ = static_cast<int>(std::min<int64_t>(threads_, config.batch));
   threads_ = std::max(1, std::min(threads_, static_cast<int>(flops_per_step / kMinFlopsPerThread)));
   barrier_ = std::make_unique<SpinBarrier>(threads_);
-
-  const int64_t slice_rows = (config.batch + threads_ - 1) / threads_;
-  ws_.resize(static_cast<size_t>(threads_));
-  for (Workspace& ws : ws_) bind(ws, slice_rows);
-  for (const Workspace& ws : ws_) grad_ptrs_.push_back(ws.dparams.data());
   partial_.resize(static_cast<size_t>(threads_));
+  bind_all();
 }
 
-void Trainer::bind(Workspace& ws, int64_t rows) {
+void Trainer::bind_all() {
   const Model& m = model_;
+  const int64_t rows = config_.batch;
   // A tensor needs a gradient buffer only if some parameter lies upstream of it: the first
   // layer never computes dx.
   std::vector<bool> needs_grad(m.tensors.size(), false);
@@ -152,77 +167,161 @@ void Trainer::bind(Workspace& ws, int64_t rows) {
     for (int t : m.ops[i].outputs) needs_grad[static_cast<size_t>(t)] = upstream;
   }
   needs_grad[static_cast<size_t>(pred_tensor_)] = true;
-  ws.act.resize(m.tensors.size());
-  ws.grad.resize(m.tensors.size());
+  act_.resize(m.tensors.size());
+  grad_.resize(m.tensors.size());
   for (size_t t = 0; t < m.tensors.size(); ++t) {
-    if (m.tensors[t].is_constant()) continue;
+    if (m.tensors[t].is_constant() || m.tensors[t].role == TensorRole::kState) continue;
     const auto size = static_cast<size_t>(rows * m.tensors[t].sample_size());
-    ws.act[t].resize(size);
-    if (needs_grad[t]) ws.grad[t].resize(size);
+    act_[t].resize(size);
+    if (needs_grad[t]) grad_[t].resize(size);
   }
-  ws.dparams.assign(params_.size(), 0.0f);
-  ws.bindings.resize(forward_ops_);
-  ws.scratch.resize(forward_ops_);
+  targets_.resize(static_cast<size_t>(rows * pred_width_));
+  dparams_.assign(static_cast<size_t>(threads_), FloatBuffer(params_.size(), 0.0f));
+  for (const FloatBuffer& d : dparams_) grad_ptrs_.push_back(d.data());
+  scratch_.resize(forward_ops_);
+  unit_split_.assign(forward_ops_, false);
+  std::vector<bool> summed(m.tensors.size(), false);
+  bound_.assign(static_cast<size_t>(threads_), std::vector<Bound>(forward_ops_));
+  auto slot = [&](FloatBuffer& buf, int64_t width) {
+    return Slot{buf.empty() ? nullptr : buf.data(), width};
+  };
   for (size_t i = 0; i < forward_ops_; ++i) {
     const Op& op = m.ops[i];
-    OpBinding& b = ws.bindings[i];
-    b.op = &op;
-    b.training = true;
-    for (int t : op.inputs) {
-      const Tensor& tensor = m.tensor(t);
-      const int64_t off = param_offset_[static_cast<size_t>(t)];
-      b.in_tensors.push_back(&tensor);
-      b.in.push_back(off >= 0 ? params_.data() + off : ws.act[static_cast<size_t>(t)].data());
-      b.din.push_back(off >= 0 ? ws.dparams.data() + off
-                      : ws.grad[static_cast<size_t>(t)].empty() ? nullptr
-                                                                : ws.grad[static_cast<size_t>(t)].data());
+    for (int thread = 0; thread < threads_; ++thread) {
+      Bound& bd = bound_[static_cast<size_t>(thread)][i];
+      OpBinding& b = bd.b;
+      b.op = &op;
+      b.training = true;
+      for (int t : op.inputs) b.in_tensors.push_back(&m.tensor(t));
+      for (int t : op.outputs) b.out_tensors.push_back(&m.tensor(t));
+      if (thread == 0) unit_split_[i] = threads_ > 1 && layer_for(op.type).splits_units(b, threads_);
+      // Unit-split ops write every thread's share of the weight gradients into one buffer.
+      FloatBuffer& dparams = dparams_[unit_split_[i] ? 0 : static_cast<size_t>(thread)];
+      for (int t : op.inputs) {
+        const int64_t off = param_offset_[static_cast<size_t>(t)];
+        const auto ti = static_cast<size_t>(t);
+        if (off >= 0) {
+          bd.in.push_back(Slot{params_.data() + off, 0});
+          bd.din.push_back(Slot{dparams.data() + off, 0});
+          summed[ti] = !unit_split_[i];
+        } else if (m.tensors[ti].role == TensorRole::kState) {
+          // State (batch_norm's moving statistics) is the model's own data: forward updates it
+          // in place when training (only the slice with row0 == 0 writes); no gradient, and
+          // the optimizer never sees it.
+          bd.in.push_back(Slot{model_.tensor(t).f32.data(), 0});
+          bd.din.push_back(Slot{});
+        } else {
+          bd.in.push_back(slot(act_[ti], m.tensors[ti].sample_size()));
+          bd.din.push_back(slot(grad_[ti], m.tensors[ti].sample_size()));
+        }
+      }
+      for (int t : op.outputs) {
+        const auto ti = static_cast<size_t>(t);
+        bd.out.push_back(slot(act_[ti], m.tensors[ti].sample_size()));
+        bd.dout.push_back(slot(grad_[ti], m.tensors[ti].sample_size()));
+      }
+      b.in.resize(bd.in.size());
+      b.din.resize(bd.din.size());
+      b.out.resize(bd.out.size());
+      b.dout.resize(bd.dout.size());
+      set_rows(bd, 0, rows);
+      if (thread == 0) {
+        scratch_[i].resize(static_cast<size_t>(rows * layer_for(op.type).scratch_floats(b)));
+      }
+      bd.scratch = slot(scratch_[i], layer_for(op.type).scratch_floats(b));
     }
-    for (int t : op.outputs) {
-      b.out_tensors.push_back(&m.tensor(t));
-      b.out.push_back(ws.act[static_cast<size_t>(t)].data());
-      b.dout.push_back(ws.grad[static_cast<size_t>(t)].empty() ? nullptr
-                                                                : ws.grad[static_cast<size_t>(t)].data());
-    }
-    ws.scratch[i].resize(static_cast<size_t>(rows * layer_for(op.type).scratch_floats(b)));
-    b.scratch = ws.scratch[i].data();
+  }
+  for (int t : param_tensors_) {
+    const int64_t lo = param_offset_[static_cast<size_t>(t)];
+    ranges_.push_back({lo, lo + static_cast<int64_t>(align_floats(m.tensor(t).f32.size())),
+                       summed[static_cast<size_t>(t)]});
   }
 }
 
+void Trainer::set_rows(Bound& bd, int64_t lo, int64_t n) const {
+  OpBinding& b = bd.b;
+  for (size_t k = 0; k < bd.in.size(); ++k) {
+    b.in[k] = bd.in[k].at(lo);
+    b.din[k] = bd.din[k].at(lo);
+  }
+  for (size_t k = 0; k < bd.out.size(); ++k) {
+    b.out[k] = bd.out[k].at(lo);
+    b.dout[k] = bd.dout[k].at(lo);
+  }
+  b.scratch = bd.scratch.at(lo);
+  b.n = n;
+  b.row0 = lo;
+}
+
+// One epoch in lockstep. Per step: row-split ops run on each thread's rows; a unit-split op
+// runs on all rows with a barrier before and after it (its input and output span every
+// thread's rows); then the loss on each thread's rows, backward in reverse, and the optimizer
+// on each thread's range of parameters.
 void Trainer::run_epoch(int thread, int epoch) {
-  Workspace& ws = ws_[static_cast<size_t>(thread)];
+  std::vector<Bound>& ops = bound_[static_cast<size_t>(thread)];
   const int64_t rows = data_.rows, batch = config_.batch;
   const int64_t steps = (rows + batch - 1) / batch;
   const int input = model_.inputs[0];
-  const int64_t plo = static_cast<int64_t>(params_.size()) * thread / threads_;
-  const int64_t phi = static_cast<int64_t>(params_.size()) * (thread + 1) / threads_;
-  FloatBuffer y(static_cast<size_t>((batch + threads_ - 1) / threads_ * pred_width_));
+  const int64_t y_width = loss_ == LossKind::kCrossEntropy ? 1 : pred_width_;
+  const auto n_params = static_cast<int64_t>(params_.size());
+  const int64_t plo = align_floats(static_cast<size_t>(n_params * thread / threads_));
+  const int64_t phi = thread == threads_ - 1 ? n_params
+                                             : align_floats(static_cast<size_t>(n_params * (thread + 1) / threads_));
   for (int64_t s = 0; s < steps; ++s) {
     const int64_t b0 = s * batch, n_batch = std::min(batch, rows - b0);
     const int64_t lo = n_batch * thread / threads_, hi = n_batch * (thread + 1) / threads_;
     const int64_t n = hi - lo;
-    const int64_t* idx = order_.data() + b0 + lo;
-    LossSums sums;
+    float* x = act_[static_cast<size_t>(input)].data();
+    for (int64_t r = lo; r < hi; ++r) {
+      const int64_t src = order_[static_cast<size_t>(b0 + r)];
+      std::memcpy(x + r * in_width_, data_.x + src * in_width_, sizeof(float) * static_cast<size_t>(in_width_));
+      std::memcpy(targets_.data() + r * y_width, data_.y + src * y_width, sizeof(float) * static_cast<size_t>(y_width));
+    }
+    const uint64_t step_seed = mix_seed(seed_, static_cast<uint64_t>(step_counter_ + s));
+    for (size_t i = 0; i < forward_ops_; ++i) {
+      ops[i].b.seed = step_seed;
+      if (unit_split_[i]) {
+        set_rows(ops[i], 0, n_batch);
+      } else {
+        set_rows(ops[i], lo, n);
+      }
+    }
+    // A thread without rows in a short last batch contributes zero gradients.
     if (n == 0) {
-      std::fill(ws.dparams.begin(), ws.dparams.end(), 0.0f);
-    } else {
-      float* x = ws.act[static_cast<size_t>(input)].data();
-      const int64_t y_width = loss_ == LossKind::kCrossEntropy ? 1 : pred_width_;
-      for (int64_t r = 0; r < n; ++r) {
-        std::memcpy(x + r * in_width_, data_.x + idx[r] * in_width_, sizeof(float) * static_cast<size_t>(in_width_));
-        std::memcpy(y.data() + r * y_width, data_.y + idx[r] * y_width, sizeof(float) * static_cast<size_t>(y_width));
+      for (const ParamRange& r : ranges_) {
+        if (r.summed) std::fill(dparams_[static_cast<size_t>(thread)].begin() + r.lo,
+                                dparams_[static_cast<size_t>(thread)].begin() + r.hi, 0.0f);
       }
-      const uint64_t step_seed = mix_seed(seed_, static_cast<uint64_t>(step_counter_ + s));
-      for (OpBinding& b : ws.bindings) {
-        b.n = n;
-        b.seed = step_seed;
-        b.row0 = lo;
+    }
+    for (size_t i = 0; i < forward_ops_; ++i) {
+      const Layer& layer = layer_for(model_.ops[i].type);
+      if (unit_split_[i]) {
+        barrier_->wait();
+        layer.forward_part(ops[i].b, thread, threads_);
+        barrier_->wait();
+      } else if (n > 0) {
+        layer.forward(ops[i].b);
       }
-      for (size_t i = 0; i < forward_ops_; ++i) layer_for(model_.ops[i].type).forward(ws.bindings[i]);
-      sums = loss_and_grad(loss_, ws.act[static_cast<size_t>(pred_tensor_)].data(), y.data(), n,
-                           pred_width_, 1.0f / static_cast<float>(n_batch),
-                           ws.grad[static_cast<size_t>(pred_tensor_)].data());
-      for (size_t i = forward_ops_; i-- > 0;) {
-        if (ws.bindings[i].dout[0] != nullptr) layer_for(model_.ops[i].type).backward(ws.bindings[i]);
+    }
+    LossSums sums;
+    if (n > 0) {
+      sums = loss_and_grad(loss_, act_[static_cast<size_t>(pred_tensor_)].data() + lo * pred_width_,
+                           targets_.data() + lo * y_width, n, pred_width_,
+                           1.0f / static_cast<float>(n_batch),
+                           grad_[static_cast<size_t>(pred_tensor_)].data() + lo * pred_width_);
+    }
+    for (size_t i = forward_ops_; i-- > 0;) {
+      const OpBinding& b = ops[i].b;
+      if (b.dout[0] == nullptr) continue;
+      const Layer& layer = layer_for(model_.ops[i].type);
+      if (unit_split_[i]) {
+        barrier_->wait();
+        layer.backward_part(b, 0, thread, threads_);
+        barrier_->wait();
+        layer.backward_part(b, 1, thread, threads_);
+        barrier_->wait();
+      } else if (n > 0) {
+        layer.backward(b);
       }
     }
     partial_[static_cast<size_t>(thread)] = sums;
@@ -243,7 +342,10 @@ void Trainer::run_epoch(int thread, int epoch) {
     }
     if (thread == 0) optimizer_->begin_step();
     barrier_->wait();
-    optimizer_->update(params_.data(), grad_ptrs_.data(), threads_, plo, phi);
+    for (const ParamRange& r : ranges_) {
+      const int64_t a = std::max(r.lo, plo), z = std::min(r.hi, phi);
+      if (a < z) optimizer_->update(params_.data(), grad_ptrs_.data(), r.summed ? threads_ : 1, a, z);
+    }
     if (thread == 0) {
       epoch_loss_ += loss;
       epoch_correct_ += correct;
@@ -274,6 +376,7 @@ TrainResult Trainer::run() {
   const int64_t steps = (data_.rows + config_.batch - 1) / config_.batch;
   Rng shuffle_rng(mix_seed(seed_, 0x5348554646ull));
   FloatBuffer best_params;
+  std::vector<FloatBuffer> best_state;  // batch_norm moving statistics of the best epoch
   double best_val = INFINITY;
   int since_best = 0;
   for (int epoch = 1; epoch <= config_.epochs; ++epoch) {
@@ -324,6 +427,10 @@ TrainResult Trainer::run() {
       if (rec.val_loss < best_val) {
         best_val = rec.val_loss;
         best_params = params_;
+        best_state.clear();
+        for (const Tensor& t : model_.tensors) {
+          if (t.role == TensorRole::kState) best_state.push_back(t.f32);
+        }
         result.best_epoch = epoch;
         since_best = 0;
       } else if (++since_best >= config_.patience) {
@@ -335,7 +442,13 @@ TrainResult Trainer::run() {
       }
     }
   }
-  if (result.early_stopped || (config_.patience > 0 && !best_params.empty())) params_ = best_params;
+  if (config_.patience > 0 && !best_params.empty()) {
+    params_ = best_params;
+    size_t k = 0;
+    for (Tensor& t : model_.tensors) {
+      if (t.role == TensorRole::kState) t.f32 = best_state[k++];
+    }
+  }
   if (result.best_epoch == 0) result.best_epoch = result.epochs_run;
   write_back();
   result.samples_per_second = result.train_seconds > 0
