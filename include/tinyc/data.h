@@ -74,12 +74,14 @@ void gather_rows(const Dataset& data, const std::vector<int64_t>& rows, std::vec
                  std::vector<float>* y);
 
 struct GenerateOptions {
-  int64_t samples = -1;  // -1: the generator's default (sine 1000, linear 6)
-  double noise = -1.0;   // -1: the generator's default (sine 0.1, linear 0)
+  int64_t samples = -1;  // -1: the generator's default (sine 1000, linear 6, kws 2000)
+  double noise = -1.0;   // -1: the generator's default (sine 0.1, linear 0, kws 1.0)
   uint64_t seed = 0;
 };
 // "sine": x ~ U[0, 2pi], y = sin x + noise N(0,1). "linear": x = -1, 0, 1, ..., y = 2x - 1 +
-// noise N(0,1). Unknown names throw Error(kUsage).
+// noise N(0,1). "kws": 49x10x1 keyword-spotting-like spectrograms of 4 classes (0 silence,
+// 1 rising ridge, 2 falling ridge, 3 two bursts; label = row % 4) + noise N(0,1) on every value.
+// Unknown names throw Error(kUsage).
 Dataset generate_data(const std::string& name, const GenerateOptions& options);
 // Names of the generators, for --help.
 std::vector<std::string> generator_names();

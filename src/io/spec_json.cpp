@@ -1,3 +1,4 @@
+#include <array>
 #include <cmath>
 #include <set>
 
@@ -109,6 +110,17 @@ void parse_train(const Reader& r, TrainConfig* t) {
   }
 }
 
+// kernel, stride, pool: an int (both dimensions) or [h, w].
+void check_pair(const Reader& r) {
+  if (r.node().is_number_integer()) {
+    r.integer(1, 1 << 16);
+    return;
+  }
+  if (r.array_size() != 2) r.error("expected an integer or [h, w], got {}", r.node().dump());
+  r.at(size_t{0}).integer(1, 1 << 16);
+  r.at(size_t{1}).integer(1, 1 << 16);
+}
+
 void check_layer(const Reader& r) {
   r.require_object();
   if (!r.has("type")) r.error("layer needs a \"type\"");
@@ -146,6 +158,52 @@ void check_layer(const Reader& r) {
       if (!r.has("activation")) r.error("activation layer needs \"activation\"");
       check_act("activation");
       break;
+    case OpType::kConv2d:
+    case OpType::kDepthwiseConv2d: {
+      const bool depthwise = op_type == OpType::kDepthwiseConv2d;
+      if (depthwise) {
+        r.only_keys({"type", "name", "kernel", "depth_multiplier", "stride", "padding",
+                     "activation", "init"});
+        if (r.has("depth_multiplier")) r.at("depth_multiplier").integer(1, 1 << 16);
+      } else {
+        r.only_keys({"type", "name", "filters", "kernel", "stride", "padding", "activation", "init"});
+        if (!r.has("filters")) r.error("conv2d layer needs \"filters\"");
+        r.at("filters").integer(1, 1 << 16);
+      }
+      if (!r.has("kernel")) r.error("{} layer needs \"kernel\" (an int or [h, w])", type);
+      check_pair(r.at("kernel"));
+      if (r.has("stride")) check_pair(r.at("stride"));
+      if (r.has("padding")) r.at("padding").str_in({"valid", "same"});
+      check_act("activation");
+      if (r.has("init")) r.at("init").str_in({"glorot", "he", "zeros"});
+      break;
+    }
+    case OpType::kMaxPool2d:
+    case OpType::kAvgPool2d:
+      r.only_keys({"type", "name", "pool", "stride", "padding"});
+      if (!r.has("pool")) r.error("{} layer needs \"pool\" (an int or [h, w])", type);
+      check_pair(r.at("pool"));
+      if (r.has("stride")) check_pair(r.at("stride"));
+      if (r.has("padding")) r.at("padding").str_in({"valid", "same"});
+      break;
+    case OpType::kBatchNorm:
+      r.only_keys({"type", "name", "momentum", "epsilon", "activation"});
+      if (r.has("momentum")) r.at("momentum").number(0.0, 0.999999);
+      if (r.has("epsilon")) r.at("epsilon").number(1e-12, 0.5);
+      check_act("activation");
+      break;
+    case OpType::kReshape: {
+      r.only_keys({"type", "name", "shape"});
+      if (!r.has("shape")) r.error("reshape layer needs \"shape\" (the per-sample target shape)");
+      const Reader shape = r.at("shape");
+      if (shape.array_size() == 0) shape.error("shape is empty");
+      int inferred = 0;
+      for (size_t i = 0; i < shape.array_size(); ++i) {
+        if (shape.at(i).integer(-1, 1 << 24) == 0) shape.at(i).error("dimensions must be >= 1 (or one -1)");
+        if (shape.at(i).node().get<int64_t>() == -1 && ++inferred > 1) shape.at(i).error("only one dimension may be -1");
+      }
+      break;
+    }
     default:
       r.only_keys({"type", "name"});
       break;
@@ -260,6 +318,14 @@ int append_op(Model& m, Op op, int input, std::vector<int> weights, const std::s
   return index;
 }
 
+using Pair = std::array<int, 2>;
+
+// An int (both dimensions) or [h, w], already checked by check_pair.
+Pair json_pair(const json& v) {
+  if (v.is_number_integer()) return {v.get<int>(), v.get<int>()};
+  return {v[0].get<int>(), v[1].get<int>()};
+}
+
 void init_weights(FloatBuffer& w, const std::string& init, int64_t fan_in, int64_t fan_out,
                   Rng& rng) {
   if (init == "zeros") return;
@@ -302,52 +368,136 @@ Model build_model(const ModelSpec& spec, uint64_t seed) {
     op.type = op_type;
     op.name = unique_name(type, l, i);
     std::string act = l.value("activation", std::string("linear"));
-    if (op_type == OpType::kDense) {
-      const auto units = l["units"].get<int>();
-      const int64_t fan_in = m.tensor(cur).sample_size();
-      if (m.tensor(cur).shape.size() != 2) {
-        bad_input("{}: $.layers[{}]: dense expects a flat input but gets {}; add a flatten layer before it",
-                  spec.source, i, shape_str(m.tensor(cur).sample_shape()));
+    const Shape in_shape = m.tensor(cur).shape;
+    const std::string init = l.value("init", spec.init);
+    Rng rng(mix_seed(seed, i));
+    auto add_weight = [&](const char* suffix, Shape shape, float value, TensorRole role) {
+      Tensor w;
+      w.name = op.name + "/" + suffix;
+      w.role = role;
+      w.shape = std::move(shape);
+      w.f32.assign(static_cast<size_t>(w.size()), value);
+      return w;
+    };
+    auto require_image = [&] {
+      if (in_shape.size() == 4) return;
+      bad_input("{}: $.layers[{}]: {} expects an image input (H, W, C) but gets {}; {}",
+                spec.source, i, type, shape_str(m.tensor(cur).sample_shape()),
+                in_shape.size() == 3 ? "declare a grayscale input as [H, W, 1]"
+                                     : "add a reshape layer before it");
+    };
+    std::vector<int> weights;
+    bool fuses_activation = false;  // relu/relu6 fuse; other activations follow as ops
+    switch (op_type) {
+      case OpType::kDense: {
+        const auto units = l["units"].get<int>();
+        const int64_t fan_in = m.tensor(cur).sample_size();
+        if (in_shape.size() != 2) {
+          bad_input("{}: $.layers[{}]: dense expects a flat input but gets {}; add a flatten layer before it",
+                    spec.source, i, shape_str(m.tensor(cur).sample_shape()));
+        }
+        op.set_int("units", units);
+        Tensor w = add_weight("weights", {units, static_cast<int>(fan_in)}, 0.0f, TensorRole::kWeight);
+        init_weights(w.f32, init, fan_in, units, rng);
+        weights = {m.add_tensor(std::move(w)),
+                   m.add_tensor(add_weight("bias", {units}, 0.0f, TensorRole::kWeight))};
+        fuses_activation = true;
+        break;
       }
-      op.set_int("units", units);
-      const bool fused = act == "relu" || act == "relu6";
-      op.set_str("activation", fused ? act : "none");
-      Tensor w, b;
-      w.name = op.name + "/weights";
-      w.role = TensorRole::kWeight;
-      w.shape = {units, static_cast<int>(fan_in)};
-      w.f32.assign(static_cast<size_t>(w.size()), 0.0f);
-      Rng rng(mix_seed(seed, i));
-      init_weights(w.f32, l.value("init", spec.init), fan_in, units, rng);
-      b.name = op.name + "/bias";
-      b.role = TensorRole::kWeight;
-      b.shape = {units};
-      b.f32.assign(static_cast<size_t>(units), 0.0f);
-      const int wi = m.add_tensor(std::move(w));
-      const int bi = m.add_tensor(std::move(b));
-      cur = append_op(m, std::move(op), cur, {wi, bi}, spec.source, i);
-      if (fused || act == "linear" || act == "none") continue;
-      // sigmoid/tanh/softmax follow as ops of their own.
-      Op post;
-      post.name = unique_name(act == "softmax" ? "softmax" : "activation", json::object(), i);
-      if (act == "softmax") {
-        post.type = OpType::kSoftmax;
-      } else {
-        post.type = OpType::kActivation;
-        post.set_str("activation", act);
+      case OpType::kConv2d:
+      case OpType::kDepthwiseConv2d: {
+        require_image();
+        const Pair k = json_pair(l["kernel"]);
+        const int channels = in_shape[3];
+        Shape w_shape;
+        int64_t fan_in = 0, fan_out = 0;
+        if (op_type == OpType::kConv2d) {
+          const auto filters = l["filters"].get<int>();
+          op.set_int("filters", filters);
+          w_shape = {filters, k[0], k[1], channels};
+          fan_in = static_cast<int64_t>(k[0]) * k[1] * channels;
+          fan_out = static_cast<int64_t>(k[0]) * k[1] * filters;
+        } else {
+          const int mult = l.value("depth_multiplier", 1);
+          op.set_int("depth_multiplier", mult);
+          w_shape = {1, k[0], k[1], channels * mult};
+          fan_in = static_cast<int64_t>(k[0]) * k[1];  // each output sees one input channel
+          fan_out = static_cast<int64_t>(k[0]) * k[1] * mult;
+        }
+        op.attrs["kernel"] = Attr{{k[0], k[1]}, {}, {}};
+        const Pair stride = l.contains("stride") ? json_pair(l["stride"]) : Pair{1, 1};
+        op.attrs["stride"] = Attr{{stride[0], stride[1]}, {}, {}};
+        op.set_str("padding", l.value("padding", std::string("valid")));
+        const int out_c = op_type == OpType::kConv2d ? w_shape[0] : w_shape[3];
+        Tensor w = add_weight("weights", std::move(w_shape), 0.0f, TensorRole::kWeight);
+        init_weights(w.f32, init, fan_in, fan_out, rng);
+        weights = {m.add_tensor(std::move(w)),
+                   m.add_tensor(add_weight("bias", {out_c}, 0.0f, TensorRole::kWeight))};
+        fuses_activation = true;
+        break;
       }
-      cur = append_op(m, std::move(post), cur, {}, spec.source, i);
+      case OpType::kMaxPool2d:
+      case OpType::kAvgPool2d: {
+        require_image();
+        const Pair pool = json_pair(l["pool"]);
+        const Pair stride = l.contains("stride") ? json_pair(l["stride"]) : pool;
+        op.attrs["pool"] = Attr{{pool[0], pool[1]}, {}, {}};
+        op.attrs["stride"] = Attr{{stride[0], stride[1]}, {}, {}};
+        op.set_str("padding", l.value("padding", std::string("valid")));
+        break;
+      }
+      case OpType::kGlobalAvgPool2d:
+        require_image();
+        break;
+      case OpType::kBatchNorm: {
+        // gamma 1, beta 0; moving statistics (role kState, never trained) start at 0 and 1.
+        const int channels = in_shape.back();
+        if (l.contains("epsilon")) op.set_float("epsilon", l["epsilon"].get<float>());
+        if (l.contains("momentum")) op.set_float("momentum", l["momentum"].get<float>());
+        weights = {m.add_tensor(add_weight("gamma", {channels}, 1.0f, TensorRole::kWeight)),
+                   m.add_tensor(add_weight("beta", {channels}, 0.0f, TensorRole::kWeight)),
+                   m.add_tensor(add_weight("moving_mean", {channels}, 0.0f, TensorRole::kState)),
+                   m.add_tensor(add_weight("moving_var", {channels}, 1.0f, TensorRole::kState))};
+        fuses_activation = true;
+        break;
+      }
+      case OpType::kReshape: {
+        Attr shape;
+        for (const json& d : l["shape"]) shape.ints.push_back(d.get<int64_t>());
+        op.attrs["shape"] = shape;
+        break;
+      }
+      case OpType::kDropout:
+        op.set_float("rate", l.value("rate", 0.5f));
+        break;
+      case OpType::kActivation:
+        if (act == "softmax") {
+          op.type = OpType::kSoftmax;
+        } else {
+          op.set_str("activation", act);
+        }
+        break;
+      default:
+        break;
+    }
+    if (!fuses_activation) {
+      cur = append_op(m, std::move(op), cur, weights, spec.source, i);
       continue;
     }
-    if (op_type == OpType::kDropout) op.set_float("rate", l.value("rate", 0.5f));
-    if (op_type == OpType::kActivation) {
-      if (act == "softmax") {
-        op.type = OpType::kSoftmax;
-      } else {
-        op.set_str("activation", act);
-      }
+    const bool fused = act == "relu" || act == "relu6";
+    op.set_str("activation", fused ? act : "none");
+    cur = append_op(m, std::move(op), cur, weights, spec.source, i);
+    if (fused || act == "linear" || act == "none") continue;
+    // sigmoid/tanh/softmax follow as ops of their own.
+    Op post;
+    post.name = unique_name(act == "softmax" ? "softmax" : "activation", json::object(), i);
+    if (act == "softmax") {
+      post.type = OpType::kSoftmax;
+    } else {
+      post.type = OpType::kActivation;
+      post.set_str("activation", act);
     }
-    cur = append_op(m, std::move(op), cur, {}, spec.source, i);
+    cur = append_op(m, std::move(post), cur, {}, spec.source, i);
   }
   if (spec.task == Task::kClassification) {
     if (m.ops.back().type != OpType::kSoftmax) {

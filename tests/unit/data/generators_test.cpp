@@ -14,7 +14,7 @@ using tinyc::ExitCode;
 using tinyc::GenerateOptions;
 
 TEST_CASE("generator names", "[data][generators]") {
-  CHECK(tinyc::generator_names() == std::vector<std::string>{"sine", "linear"});
+  CHECK(tinyc::generator_names() == std::vector<std::string>{"sine", "linear", "kws"});
 }
 
 TEST_CASE("linear generator: exact defaults", "[data][generators]") {
@@ -68,7 +68,7 @@ TEST_CASE("sine generator", "[data][generators]") {
 
 TEST_CASE("generator errors are usage errors", "[data][generators]") {
   tinyc_test::expect_error([] { tinyc::generate_data("cosine", {}); }, ExitCode::kUsage,
-                           "unknown generator 'cosine' (available: sine, linear)");
+                           "unknown generator 'cosine' (available: sine, linear, kws)");
   GenerateOptions options;
   for (const int64_t samples : {int64_t{0}, int64_t{-5}}) {
     options.samples = samples;
@@ -93,4 +93,31 @@ TEST_CASE("generated data round-trips through CSV", "[data][generators][csv]") {
   CHECK(e.x == d.x);
   CHECK(e.y == d.y);
   CHECK(e.fingerprint() == d.fingerprint());
+}
+
+TEST_CASE("kws generator: seeded 49x10x1 spectrograms of 4 balanced classes", "[data][generators]") {
+  GenerateOptions options;
+  options.samples = 200;
+  options.seed = 3;
+  const Dataset d = tinyc::generate_data("kws", options);
+  CHECK(d.rows == 200);
+  CHECK(d.features == 490);
+  CHECK(d.sample_shape == std::vector<int>{49, 10, 1});
+  REQUIRE(d.x.size() == 200 * 490);
+  for (int64_t i = 0; i < d.rows; ++i) CHECK(d.y[static_cast<size_t>(i)] == static_cast<float>(i % 4));
+  CHECK(tinyc::generate_data("kws", options).x == d.x);
+  options.seed = 4;
+  CHECK(tinyc::generate_data("kws", options).x != d.x);
+  // Without noise, silence is all zeros and every word has energy.
+  options.noise = 0.0;
+  const Dataset clean = tinyc::generate_data("kws", options);
+  for (int64_t i = 0; i < 8; ++i) {
+    double energy = 0.0;
+    for (int64_t k = 0; k < 490; ++k) energy += std::fabs(clean.x[static_cast<size_t>(i * 490 + k)]);
+    if (i % 4 == 0) {
+      CHECK(energy == 0.0);
+    } else {
+      CHECK(energy > 10.0);
+    }
+  }
 }
