@@ -12,8 +12,31 @@
 namespace tinyc {
 
 // Runs `rows` samples of raw input (rows x input sample size) and returns rows x output sample
-// size values (graph output 0).
+// size values (graph output 0). A quantized model (Model::is_quantized) runs as
+// quantize_inputs, run_model_int8, dequantize_outputs.
 std::vector<float> run_model(const Model& model, const float* raw_input, int64_t rows);
+
+// int8 models (representation in tinyc/quantize.h). Preprocessing, then TFLite QUANTIZE with
+// the graph input's parameters: rows x input sample size int8 values.
+std::vector<int8_t> quantize_inputs(const Model& model, const float* raw_input, int64_t rows);
+// The int8 reference executor (exact TFLite integer arithmetic): rows x output sample size.
+std::vector<int8_t> run_model_int8(const Model& model, const int8_t* input, int64_t rows);
+// TFLite DEQUANTIZE with the graph output's parameters.
+std::vector<float> dequantize_outputs(const Model& model, const int8_t* q, int64_t count);
+// Checks that every activation tensor is int8 with per-tensor parameters; Error(kBadInput) or
+// Error(kUnsupported) naming the tensor.
+void check_int8_model(const Model& model);
+
+// The float executor with a hook called after each op on its output 0 (`n` rows of the output
+// tensor's sample size, rewritable): fake quantization for the quantization debugger.
+using AfterOpHook = std::function<void(size_t op_index, float* out, int64_t n)>;
+std::vector<float> run_model_hooked(const Model& model, const float* raw_input, int64_t rows,
+                                    const AfterOpHook& after_op);
+
+// Every activation tensor's values for `rows` raw inputs (rows x sample size each, the int8
+// ones dequantized; empty for constants): calibration and quantization reports.
+std::vector<std::vector<float>> run_model_tensors(const Model& model, const float* raw_input,
+                                                  int64_t rows);
 
 struct Metrics {
   bool present = false;

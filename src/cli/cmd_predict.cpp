@@ -12,19 +12,30 @@
 namespace tinyc::cli {
 namespace {
 
-// Raw cases back to back in the model's input dtype (float32 for float models).
-std::vector<float> read_input_bin(const Model& m, const std::string& path, int64_t* rows) {
+// Raw cases back to back in the model's input dtype: float32 for float models, int8
+// (already preprocessed and quantized, like TFLM's inputs) for int8 models.
+std::vector<float> read_input_bin(const Model& m, const std::string& path, int64_t* rows,
+                                  std::vector<int8_t>* q) {
   const std::string bytes = read_file(path);
-  const int64_t case_bytes = m.input().sample_size() * 4;
+  const bool int8 = m.is_quantized();
+  const int64_t width = m.input().sample_size();
+  const int64_t case_bytes = width * (int8 ? 1 : 4);
   if (bytes.empty() || static_cast<int64_t>(bytes.size()) % case_bytes != 0) {
-    bad_input("{}: {} bytes is not a whole number of float32 input cases of {} bytes", path,
-              bytes.size(), case_bytes);
+    bad_input("{}: {} bytes is not a whole number of {} input cases of {} bytes", path,
+              bytes.size(), int8 ? "int8" : "float32", case_bytes);
   }
   *rows = static_cast<int64_t>(bytes.size()) / case_bytes;
+  if (int8) {
+    q->resize(bytes.size());
+    std::memcpy(q->data(), bytes.data(), bytes.size());
+    return {};
+  }
   std::vector<float> x(bytes.size() / 4);
   std::memcpy(x.data(), bytes.data(), bytes.size());
   for (size_t i = 0; i < x.size(); ++i) {
-    if (!std::isfinite(x[i])) bad_input("{}: value {} (case {}) is not finite", path, i, i / static_cast<size_t>(m.input().sample_size()));
+    if (!std::isfinite(x[i])) {
+      bad_input("{}: value {} (case {}) is not finite", path, i, i / static_cast<size_t>(width));
+    }
   }
   return x;
 }
@@ -44,7 +55,8 @@ void register_predict(CLI::App& app) {
   auto* bin = cmd->add_option("--input-bin", a->input_bin,
                               "Raw input cases back to back in the model's input dtype");
   data->excludes(bin);
-  cmd->add_option("--output-bin", a->output_bin, "Write raw outputs back to back (with --input-bin)")
+  cmd->add_option("--output-bin", a->output_bin,
+                  "Write raw outputs back to back in the model's output dtype (with --input-bin)")
       ->needs(bin);
   cmd->add_option("--split", a->split, "Only this split of --data (from the model's split definition)")
       ->check(CLI::IsMember({"train", "val", "test"}))->needs(data);
@@ -57,9 +69,10 @@ void register_predict(CLI::App& app) {
     }
     const Model m = load_model(a->model);
     std::vector<float> x, y;
+    std::vector<int8_t> xq;  // int8 models: quantized inputs
     int64_t rows = 0;
     if (!a->input_bin.empty()) {
-      x = read_input_bin(m, a->input_bin, &rows);
+      x = read_input_bin(m, a->input_bin, &rows, &xq);
     } else {
       CsvOptions csv;
       csv.label = a->label;
@@ -70,11 +83,22 @@ void register_predict(CLI::App& app) {
       rows = static_cast<int64_t>(idx.size());
     }
     if (a->limit > 0 && rows > a->limit) rows = a->limit;
-    const std::vector<float> out = run_model(m, x.data(), rows);
     const int64_t width = m.output().sample_size();
+    std::vector<float> out;
+    std::vector<int8_t> out_q;
+    if (m.is_quantized()) {
+      if (xq.empty()) xq = quantize_inputs(m, x.data(), rows);
+      out_q = run_model_int8(m, xq.data(), rows);
+      out = dequantize_outputs(m, out_q.data(), static_cast<int64_t>(out_q.size()));
+    } else {
+      out = run_model(m, x.data(), rows);
+    }
     if (!a->output_bin.empty()) {
-      write_file_atomic(a->output_bin, std::string(reinterpret_cast<const char*>(out.data()),
-                                                   out.size() * sizeof(float)));
+      write_file_atomic(a->output_bin,
+                        m.is_quantized()
+                            ? std::string(reinterpret_cast<const char*>(out_q.data()), out_q.size())
+                            : std::string(reinterpret_cast<const char*>(out.data()),
+                                          out.size() * sizeof(float)));
     }
     if (a->json) {
       nlohmann::json outputs = nlohmann::json::array();
@@ -84,6 +108,14 @@ void register_predict(CLI::App& app) {
       nlohmann::json j;
       j["samples"] = rows;
       j["outputs"] = std::move(outputs);
+      if (m.is_quantized()) {
+        nlohmann::json outputs_int8 = nlohmann::json::array();
+        for (int64_t r = 0; r < rows; ++r) {
+          std::vector<int> row(out_q.begin() + r * width, out_q.begin() + (r + 1) * width);
+          outputs_int8.push_back(row);
+        }
+        j["outputs_int8"] = std::move(outputs_int8);
+      }
       if (m.task == Task::kClassification) {
         std::vector<int64_t> classes;
         for (int64_t r = 0; r < rows; ++r) {

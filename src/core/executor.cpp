@@ -5,20 +5,25 @@
 
 #include "tinyc/error.h"
 #include "tinyc/layer.h"
+#include "tinyc/quant_math.h"
 
 namespace tinyc {
 namespace {
 
 constexpr int64_t kChunkRows = 256;  // bounds the activation memory of large evaluations
 
-}  // namespace
+using FloatBuffers = std::vector<FloatBuffer>;
+using Int8Buffers = std::vector<std::vector<int8_t>>;
+// Called after each chunk with (first row, rows, every activation buffer).
+using FloatChunkFn = std::function<void(int64_t, int64_t, const FloatBuffers&)>;
+using Int8ChunkFn = std::function<void(int64_t, int64_t, const Int8Buffers&)>;
 
-std::vector<float> run_model(const Model& model, const float* raw_input, int64_t rows) {
-  if (model.is_quantized()) unsupported("model '{}' is quantized: int8 execution lands with issue 4", model.name);
+// Runs the float graph over `rows` raw inputs in chunks; `on_chunk(r0, n, act)` sees every
+// activation buffer of the chunk; `after_op` (optional) may rewrite each op's output.
+void run_float(const Model& model, const float* raw_input, int64_t rows,
+               const FloatChunkFn& on_chunk, const AfterOpHook& after_op = nullptr) {
   const Tensor& in = model.input();
-  const Tensor& out = model.output();
-  const int64_t in_width = in.sample_size(), out_width = out.sample_size();
-  std::vector<float> result(static_cast<size_t>(rows * out_width));
+  const int64_t in_width = in.sample_size();
   // One buffer per activation tensor, sized for a chunk.
   std::vector<FloatBuffer> act(model.tensors.size());
   for (size_t t = 0; t < model.tensors.size(); ++t) {
@@ -35,7 +40,9 @@ std::vector<float> run_model(const Model& model, const float* raw_input, int64_t
     for (int t : op.inputs) {
       const Tensor& tensor = model.tensor(t);
       b.in_tensors.push_back(&tensor);
-      b.in.push_back(tensor.is_constant() ? tensor.f32.data() : act[static_cast<size_t>(t)].data());
+      // Weights and state (e.g. batch_norm's moving statistics) are read from the model.
+      const bool stored = tensor.is_constant() || tensor.role == TensorRole::kState;
+      b.in.push_back(stored ? tensor.f32.data() : act[static_cast<size_t>(t)].data());
       b.din.push_back(nullptr);
     }
     for (int t : op.outputs) {
@@ -47,7 +54,6 @@ std::vector<float> run_model(const Model& model, const float* raw_input, int64_t
     b.scratch = scratch[i].data();
   }
   float* x = act[static_cast<size_t>(model.inputs[0])].data();
-  const float* y = act[static_cast<size_t>(model.outputs[0])].data();
   for (int64_t r0 = 0; r0 < rows; r0 += kChunkRows) {
     const int64_t n = std::min(kChunkRows, rows - r0);
     std::copy(raw_input + r0 * in_width, raw_input + (r0 + n) * in_width, x);
@@ -55,10 +61,154 @@ std::vector<float> run_model(const Model& model, const float* raw_input, int64_t
     for (size_t i = 0; i < model.ops.size(); ++i) {
       bindings[i].n = n;
       layer_for(model.ops[i].type).forward(bindings[i]);
+      if (after_op) after_op(i, bindings[i].out[0], n);
     }
-    std::copy(y, y + n * out_width, result.begin() + r0 * out_width);
+    on_chunk(r0, n, act);
   }
+}
+
+// The int8 graph over `rows` quantized inputs, in chunks, like run_float.
+void run_int8(const Model& model, const int8_t* input, int64_t rows, const Int8ChunkFn& on_chunk) {
+  check_int8_model(model);
+  const int64_t in_width = model.input().sample_size();
+  Int8Buffers act(model.tensors.size());
+  for (size_t t = 0; t < model.tensors.size(); ++t) {
+    if (!model.tensors[t].is_constant()) {
+      act[t].resize(static_cast<size_t>(kChunkRows * model.tensors[t].sample_size()));
+    }
+  }
+  std::vector<Int8Binding> bindings(model.ops.size());
+  for (size_t i = 0; i < model.ops.size(); ++i) {
+    const Op& op = model.ops[i];
+    Int8Binding& b = bindings[i];
+    b.op = &op;
+    for (int t : op.inputs) {
+      const Tensor& tensor = model.tensor(t);
+      b.in_tensors.push_back(&tensor);
+      b.in.push_back(tensor.is_constant() ? nullptr : act[static_cast<size_t>(t)].data());
+    }
+    for (int t : op.outputs) {
+      b.out_tensors.push_back(&model.tensor(t));
+      b.out.push_back(act[static_cast<size_t>(t)].data());
+    }
+  }
+  int8_t* x = act[static_cast<size_t>(model.inputs[0])].data();
+  for (int64_t r0 = 0; r0 < rows; r0 += kChunkRows) {
+    const int64_t n = std::min(kChunkRows, rows - r0);
+    std::copy(input + r0 * in_width, input + (r0 + n) * in_width, x);
+    for (size_t i = 0; i < model.ops.size(); ++i) {
+      bindings[i].n = n;
+      layer_for(model.ops[i].type).forward_int8(bindings[i]);
+    }
+    on_chunk(r0, n, act);
+  }
+}
+
+float activation_scale(const Tensor& t) { return t.quant.scale.at(0); }
+int32_t activation_zero_point(const Tensor& t) {
+  return static_cast<int32_t>(t.quant.zero_point.at(0));
+}
+
+}  // namespace
+
+void check_int8_model(const Model& model) {
+  if (model.inputs.size() != 1 || model.outputs.size() != 1) {
+    unsupported("model '{}': int8 execution supports one graph input and one output", model.name);
+  }
+  for (const Tensor& t : model.tensors) {
+    if (t.is_constant() || t.role == TensorRole::kState) continue;
+    if (t.dtype != DType::kInt8 || t.quant.scale.size() != 1 || t.quant.zero_point.size() != 1 ||
+        !(t.quant.scale[0] > 0.0f) || t.quant.zero_point[0] < -128 || t.quant.zero_point[0] > 127) {
+      bad_input("model '{}': activation tensor '{}' of a quantized model must be int8 with one "
+                "positive scale and a zero point in [-128, 127]", model.name, t.name);
+    }
+  }
+}
+
+std::vector<int8_t> quantize_inputs(const Model& model, const float* raw_input, int64_t rows) {
+  const Tensor& in = model.input();
+  const int64_t width = in.sample_size();
+  const float scale = activation_scale(in);
+  const int32_t zp = activation_zero_point(in);
+  std::vector<float> x(raw_input, raw_input + rows * width);
+  model.preprocess.apply(x.data(), rows, width);
+  std::vector<int8_t> q(x.size());
+  for (size_t i = 0; i < x.size(); ++i) q[i] = quantize_int8(x[i], scale, zp);
+  return q;
+}
+
+std::vector<float> dequantize_outputs(const Model& model, const int8_t* q, int64_t count) {
+  const Tensor& out = model.output();
+  const float scale = activation_scale(out);
+  const int32_t zp = activation_zero_point(out);
+  std::vector<float> y(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) y[static_cast<size_t>(i)] = dequantize_int8(q[i], scale, zp);
+  return y;
+}
+
+std::vector<int8_t> run_model_int8(const Model& model, const int8_t* input, int64_t rows) {
+  const int64_t out_width = model.output().sample_size();
+  const auto y = static_cast<size_t>(model.outputs[0]);
+  std::vector<int8_t> result(static_cast<size_t>(rows * out_width));
+  run_int8(model, input, rows, [&](int64_t r0, int64_t n, const Int8Buffers& act) {
+    std::copy(act[y].begin(), act[y].begin() + n * out_width, result.begin() + r0 * out_width);
+  });
   return result;
+}
+
+std::vector<float> run_model(const Model& model, const float* raw_input, int64_t rows) {
+  if (model.is_quantized()) {
+    const std::vector<int8_t> q = quantize_inputs(model, raw_input, rows);
+    const std::vector<int8_t> y = run_model_int8(model, q.data(), rows);
+    return dequantize_outputs(model, y.data(), static_cast<int64_t>(y.size()));
+  }
+  const int64_t out_width = model.output().sample_size();
+  const auto y = static_cast<size_t>(model.outputs[0]);
+  std::vector<float> result(static_cast<size_t>(rows * out_width));
+  run_float(model, raw_input, rows, [&](int64_t r0, int64_t n, const FloatBuffers& act) {
+    std::copy(act[y].begin(), act[y].begin() + n * out_width, result.begin() + r0 * out_width);
+  });
+  return result;
+}
+
+std::vector<float> run_model_hooked(const Model& model, const float* raw_input, int64_t rows,
+                                    const AfterOpHook& after_op) {
+  const int64_t out_width = model.output().sample_size();
+  const auto y = static_cast<size_t>(model.outputs[0]);
+  std::vector<float> result(static_cast<size_t>(rows * out_width));
+  run_float(model, raw_input, rows, [&](int64_t r0, int64_t n, const FloatBuffers& act) {
+    std::copy(act[y].begin(), act[y].begin() + n * out_width, result.begin() + r0 * out_width);
+  }, after_op);
+  return result;
+}
+
+std::vector<std::vector<float>> run_model_tensors(const Model& model, const float* raw_input,
+                                                  int64_t rows) {
+  std::vector<std::vector<float>> values(model.tensors.size());
+  if (model.is_quantized()) {
+    const std::vector<int8_t> q = quantize_inputs(model, raw_input, rows);
+    run_int8(model, q.data(), rows, [&](int64_t, int64_t n, const Int8Buffers& act) {
+      for (size_t t = 0; t < act.size(); ++t) {
+        const Tensor& tensor = model.tensors[t];
+        if (tensor.is_constant()) continue;
+        const float scale = activation_scale(tensor);
+        const int32_t zp = activation_zero_point(tensor);
+        for (int64_t i = 0; i < n * tensor.sample_size(); ++i) {
+          values[t].push_back(dequantize_int8(act[t][static_cast<size_t>(i)], scale, zp));
+        }
+      }
+    });
+    return values;
+  }
+  run_float(model, raw_input, rows, [&](int64_t, int64_t n, const FloatBuffers& act) {
+    for (size_t t = 0; t < act.size(); ++t) {
+      if (model.tensors[t].is_constant()) continue;
+      const auto count = static_cast<size_t>(n * model.tensors[t].sample_size());
+      values[t].insert(values[t].end(), act[t].begin(),
+                       act[t].begin() + static_cast<std::ptrdiff_t>(count));
+    }
+  });
+  return values;
 }
 
 Metrics score_outputs(Task task, const std::vector<float>& outputs, const float* targets,

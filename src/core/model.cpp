@@ -229,6 +229,10 @@ ModelStats model_stats(const Model& model) {
       const Tensor& w = model.tensor(t);
       s.params += w.size();
       s.weights_bytes += w.size() * dtype_bytes(w.dtype);
+      // int8 weights carry their float scales (the int32 bias scales are derived from them).
+      if (w.dtype == DType::kInt8) {
+        s.weights_bytes += 4 * static_cast<int64_t>(w.quant.scale.size());
+      }
       if (w.dtype == DType::kFloat32) {
         for (float v : w.f32) s.nonzero_params += v != 0.0f;
       } else {

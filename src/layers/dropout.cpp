@@ -3,6 +3,7 @@
 // stream seeded by (step seed, r), so results do not depend on how rows are split over threads.
 #include <cstring>
 
+#include "layers/int8_util.h"
 #include "layers/layer_util.h"
 #include "tinyc/rng.h"
 
@@ -52,6 +53,9 @@ class DropoutLayer : public Layer {
     }
     for (int64_t i = 0; i < count; ++i) b.din[0][i] = b.dout[0][i] * b.scratch[i];
   }
+
+  // int8 (inference only): the values pass unchanged; the output shares the input's quantization.
+  void forward_int8(const Int8Binding& b) const override { forward_int8_identity(b); }
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 // flatten: (1, d1, d2, ...) -> (1, d1*d2*...); row-major data is unchanged.
 #include <cstring>
 
+#include "layers/int8_util.h"
 #include "layers/layer_util.h"
 
 namespace tinyc {
@@ -22,6 +23,9 @@ class FlattenLayer : public Layer {
     if (b.din[0] == nullptr) return;
     std::memcpy(b.din[0], b.dout[0], sizeof(float) * static_cast<size_t>(b.n * per_sample(b.out_tensors[0]->shape)));
   }
+
+  // int8: the values pass unchanged; the output shares the input's quantization.
+  void forward_int8(const Int8Binding& b) const override { forward_int8_identity(b); }
 };
 
 }  // namespace

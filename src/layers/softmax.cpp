@@ -2,7 +2,9 @@
 // the trainer fuses it with the loss and never calls this backward.
 #include <cmath>
 
+#include "layers/int8_util.h"
 #include "layers/layer_util.h"
+#include "tinyc/quant_math.h"
 
 namespace tinyc {
 namespace {
@@ -44,6 +46,18 @@ class SoftmaxLayer : public Layer {
       for (int64_t i = 0; i < k; ++i) dot += dy[i] * y[i];
       for (int64_t i = 0; i < k; ++i) dx[i] = y[i] * (dy[i] - dot);
     }
+  }
+
+  // int8: TFLite's reference Softmax<int8_t, int8_t> (beta attribute, default 1); the output
+  // quantization is fixed at (1/256, -128).
+  void forward_int8(const Int8Binding& b) const override {
+    const Op& op = *b.op;
+    const TensorQuant xq = activation_quant(op, *b.in_tensors[0]);
+    require_output_quant(op, *b.out_tensors[0], kProbabilityScale, kProbabilityZeroPoint);
+    const SoftmaxParams p = softmax_params(xq.scale, op.get_float("beta", 1.0f));
+    const int64_t k = b.out_tensors[0]->shape.back();
+    const int64_t rows = b.n * per_sample(b.out_tensors[0]->shape) / k;
+    for (int64_t r = 0; r < rows; ++r) softmax_int8(b.in[0] + r * k, b.out[0] + r * k, k, p);
   }
 };
 

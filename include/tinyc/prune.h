@@ -1,0 +1,44 @@
+// Magnitude pruning (unstructured): the smallest-magnitude dense weights are set to zero,
+// optionally with fine-tuning on a gradual schedule (Zhu & Gupta 2017, polynomial decay:
+// s_e = S * (1 - (1 - e / E)^3) at the start of fine-tuning epoch e of E).
+//
+// The trainer (train_model) has no mask hook, so fine-tuning runs each epoch as short
+// train_model calls over chunks of 4 batches of a seeded shuffle and sets the pruned weights
+// back to zero after every chunk (the mask only grows): they drift for at most 4 optimizer
+// steps. Optimizer state would restart with each chunk, so fine-tuning uses plain SGD
+// (learning rate 0.1 unless options.lr is set), whatever the spec's optimizer. The result has
+// exactly the target sparsity per pruned tensor (or globally), and zeros survive int8
+// quantization unchanged.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "tinyc/model.h"
+#include "tinyc/train.h"
+
+namespace tinyc {
+
+struct PruneOptions {
+  double sparsity = 0.0;  // target fraction of zero weights, in [0, 1)
+  bool global = false;    // one magnitude threshold over all layers (default: per layer)
+  int epochs = 0;         // fine-tuning epochs; 0 = one-shot pruning
+  float lr = -1.0f;       // fine-tuning SGD learning rate; <= 0: 0.1
+  uint64_t seed = 0;
+  int threads = 0;        // 0: all hardware threads
+};
+
+struct PruneReport {
+  std::vector<double> schedule;  // sparsity applied before each fine-tuning epoch
+  double sparsity = 0.0;         // achieved, over the pruned tensors
+  int64_t pruned_params = 0;     // weights in the pruned tensors
+  int64_t zero_params = 0;       // of which zero
+};
+
+// Prunes the weight matrices of dense layers (biases stay). `data` holds preprocessed training
+// rows for fine-tuning (may be nullptr when options.epochs == 0). Throws Error(kUnsupported)
+// for a quantized model.
+Model prune_model(const Model& model, const PruneOptions& options, const TrainData* data,
+                  PruneReport* report);
+
+}  // namespace tinyc

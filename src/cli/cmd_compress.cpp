@@ -1,0 +1,245 @@
+// tinyc compress M --data D -o OUT [--prune S] [--quantize int8]: makes a trained model
+// smaller (prune with fine-tuning, then quantize) and reports before/after sizes and test
+// metrics (DESIGN.md §3).
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "tinyc/error.h"
+#include "tinyc/model_file.h"
+#include "tinyc/prune.h"
+#include "tinyc/quantize.h"
+#include "tinyc/train.h"
+
+namespace tinyc::cli {
+namespace {
+
+struct Evaluated {
+  ModelStats stats;
+  Metrics metrics;
+};
+
+Evaluated measure(const Model& m, const std::vector<float>& x, const std::vector<float>& y,
+                  int64_t rows) {
+  return {model_stats(m), evaluate(m, x.data(), y.data(), rows)};
+}
+
+nlohmann::json stats_json(Task task, const Evaluated& e) {
+  nlohmann::json j;
+  j["params"] = e.stats.params;
+  j["nonzero_params"] = e.stats.nonzero_params;
+  j["weights_bytes"] = e.stats.weights_bytes;
+  j["macs"] = e.stats.macs;
+  j["metrics"] = metrics_json(task, e.metrics);
+  return j;
+}
+
+// `count` rows spread evenly over `rows` (all of them when count <= 0 or count >= size).
+std::vector<int64_t> spread(const std::vector<int64_t>& rows, int64_t count) {
+  const auto size = static_cast<int64_t>(rows.size());
+  if (count <= 0 || count >= size) return rows;
+  std::vector<int64_t> picked;
+  for (int64_t i = 0; i < count; ++i) picked.push_back(rows[static_cast<size_t>(i * size / count)]);
+  return picked;
+}
+
+}  // namespace
+
+void register_compress(CLI::App& app) {
+  auto* cmd = app.add_subcommand("compress",
+                                 "Compress a trained model: magnitude pruning with "
+                                 "fine-tuning, then int8 quantization");
+  struct Args {
+    std::string model, data, out, label, quantize, method = "auto", scope = "layer";
+    int64_t calibration = 1000;
+    double prune = -1.0;
+    int finetune_epochs = 10;
+    float lr = -1.0f;
+    uint64_t seed = 0;
+    int threads = 0;
+    bool json = false, explain = false;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("model", a->model, "Trained float model (.tinyc)")->required();
+  cmd->add_option("--data", a->data,
+                  "The training data (CSV file or IDX directory): "
+                  "calibration rows come from its train split, metrics from its test split")
+      ->required();
+  cmd->add_option("-o,--output", a->out, "Output model file (.tinyc)")->required();
+  cmd->add_option("--prune", a->prune,
+                  "Magnitude pruning of dense weights to this sparsity "
+                  "(fraction of zeros, e.g. 0.8), gradual over the fine-tuning epochs")
+      ->check(CLI::Range(0.0, 0.999));
+  cmd->add_option("--prune-scope", a->scope, "Sparsity per layer, or one global threshold")
+      ->check(CLI::IsMember({"layer", "global"}))
+      ->capture_default_str();
+  cmd->add_option("--finetune-epochs", a->finetune_epochs,
+                  "Fine-tuning epochs after pruning (0: one-shot pruning)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--lr", a->lr, "Fine-tuning learning rate (plain SGD; default 0.1)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", a->seed, "Fine-tuning shuffle seed")->capture_default_str();
+  cmd->add_option("--threads", a->threads, "Fine-tuning threads (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--quantize", a->quantize, "Post-training quantization (TFLite int8 spec)")
+      ->check(CLI::IsMember({"int8"}));
+  cmd->add_option("--calibration", a->calibration,
+                  "Calibration samples, spread evenly over the train split (0: all)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--calibration-method", a->method,
+                  "Activation ranges: minmax, mse (least quantization error, may clip "
+                  "outliers) or auto (the better of both on the calibration samples)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"minmax", "mse", "auto"}));
+  cmd->add_flag("--explain", a->explain,
+                "Quantization debugger: per layer, the float-vs-int8 "
+                "error (SQNR, max abs) and the metric with only that layer quantized, on the "
+                "calibration samples (always in the --json report)");
+  cmd->add_option("--label", a->label, "CSV label column");
+  cmd->add_flag("--json", a->json, "Print one JSON object on stdout");
+  cmd->callback([a] {
+    if (a->quantize.empty() && a->prune < 0.0) {
+      throw CLI::RequiredError("--prune S and/or --quantize int8 (the compression to apply)");
+    }
+    const Model m = load_model(a->model);
+    if (m.is_quantized()) {
+      unsupported("{}: model '{}' is already int8; compress the float model it came from", a->model,
+                  m.name);
+    }
+    CsvOptions csv;
+    csv.label = a->label;
+    const Dataset data = load_data(a->data, csv);
+    check_data_fits(m, data);
+    // Metrics on the test split (re-created from the model's split definition); calibration on
+    // the train split. Without a stored split: every row for both.
+    const bool has_split = m.split.defined;
+    std::vector<int64_t> test_rows = rows_for(m, data, has_split ? "test" : "");
+    std::string metrics_split = has_split ? "test" : "all";
+    if (test_rows.empty()) {
+      test_rows = rows_for(m, data, "");
+      metrics_split = "all";
+    }
+    const std::vector<int64_t> train_rows = rows_for(m, data, has_split ? "train" : "");
+    std::vector<float> tx, ty, cx, cy;
+    gather_rows(data, test_rows, &tx, &ty);
+    const auto test_n = static_cast<int64_t>(test_rows.size());
+    const std::vector<int64_t> calib_rows = spread(train_rows, a->calibration);
+    gather_rows(data, calib_rows, &cx, &cy);
+
+    const Evaluated before = measure(m, tx, ty, test_n);
+    Model current = m;
+    Evaluated after = before;  // updated by each stage
+    nlohmann::json stages = nlohmann::json::array();
+    std::vector<std::string> lines;
+    if (a->prune >= 0.0) {
+      std::vector<float> px, py;
+      gather_rows(data, train_rows, &px, &py);
+      m.preprocess.apply(px.data(), static_cast<int64_t>(train_rows.size()), data.features);
+      TrainData td;
+      td.x = px.data();
+      td.y = py.data();
+      td.rows = static_cast<int64_t>(train_rows.size());
+      PruneOptions po;
+      po.sparsity = a->prune;
+      po.global = a->scope == "global";
+      po.epochs = a->finetune_epochs;
+      po.lr = a->lr;
+      po.seed = a->seed;
+      po.threads = a->threads;
+      PruneReport pr;
+      current = prune_model(current, po, &td, &pr);
+      after = measure(current, tx, ty, test_n);
+      const Evaluated& e = after;
+      nlohmann::json stage;
+      stage["stage"] = "prune";
+      stage["sparsity"] = pr.sparsity;
+      stage["scope"] = a->scope;
+      stage["finetune_epochs"] = a->finetune_epochs;
+      stage["schedule"] = pr.schedule;
+      stage["nonzero_params"] = e.stats.nonzero_params;
+      stage["metrics"] = metrics_json(m.task, e.metrics);
+      stages.push_back(stage);
+      lines.push_back(fmt::format(
+          "prune: {:.1f}% of dense weights zero ({}), {} fine-tuning "
+          "epochs; {}",
+          100.0 * pr.sparsity, a->scope, a->finetune_epochs, metrics_text(m.task, e.metrics)));
+    }
+    if (!a->quantize.empty()) {
+      QuantizeOptions qo;
+      parse_calibration_method(a->method, &qo.method);
+      QuantizeReport report;
+      const Model float_model = current;
+      current = quantize_model(current, cx.data(), cy.data(),
+                               static_cast<int64_t>(calib_rows.size()), qo, &report);
+      after = measure(current, tx, ty, test_n);
+      const Evaluated& e = after;
+      nlohmann::json stage;
+      stage["stage"] = "quantize";
+      stage["dtype"] = "int8";
+      stage["calibration_rows"] = report.calibration_rows;
+      stage["calibration_method"] = calibration_method_name(report.method_used);
+      stage["metrics"] = metrics_json(m.task, e.metrics);
+      if (report.minmax_metrics.present) {
+        stage["calibration_metrics"] = {{"float32", metrics_json(m.task, report.float_metrics)},
+                                        {"minmax", metrics_json(m.task, report.minmax_metrics)},
+                                        {"mse", metrics_json(m.task, report.mse_metrics)}};
+      }
+      lines.push_back(fmt::format(
+          "quantize int8: {} calibration samples, {} ranges; {}", report.calibration_rows,
+          calibration_method_name(report.method_used), metrics_text(m.task, e.metrics)));
+      if (a->explain || a->json) {
+        const QuantExplanation ex = explain_quantization(float_model, current, cx.data(), cy.data(),
+                                                         static_cast<int64_t>(calib_rows.size()));
+        nlohmann::json layers = nlohmann::json::array();
+        const char* key = m.task == Task::kClassification ? "accuracy" : "mse";
+        lines.push_back(fmt::format("  {:<16} {:<10} {:>9} {:>12} {:>14}", "layer", "type",
+                                    "SQNR dB", "max |error|", fmt::format("{} alone", key)));
+        for (const LayerQuantError& l : ex.layers) {
+          layers.push_back({{"name", l.name},
+                            {"type", l.type},
+                            {"sqnr_db", l.sqnr_db},
+                            {"max_abs_error", l.max_abs_error},
+                            {"metrics_only_this_quantized", metrics_json(m.task, l.solo)}});
+          lines.push_back(fmt::format("  {:<16} {:<10} {:>9.1f} {:>12.4g} {:>14.4f}", l.name,
+                                      l.type, l.sqnr_db, l.max_abs_error, l.solo.metric));
+        }
+        stage["layers"] = layers;
+        if (!ex.culprit.empty()) {
+          stage["culprit"] = ex.culprit;
+          stage["suggestion"] = ex.suggestion;
+          lines.push_back("  culprit: " + ex.suggestion);
+        }
+      }
+      stages.push_back(stage);
+    }
+    save_model(current, a->out);
+
+    if (a->json) {
+      nlohmann::json j;
+      j["task"] = task_name(m.task);
+      j["metrics_split"] = metrics_split;
+      j["before"] = stats_json(m.task, before);
+      j["after"] = stats_json(m.task, after);
+      j["stages"] = stages;
+      j["output"] = a->out;
+      print_json(j);
+      return;
+    }
+    const char* metric = m.task == Task::kClassification ? "accuracy" : "mse";
+    for (const std::string& line : lines) std::printf("%s\n", line.c_str());
+    std::printf("%-8s %10s %10s %14s %10s %12s\n", "", "params", "nonzero", "weight bytes", metric,
+                "loss");
+    for (const auto& [name, e] : {std::pair<const char*, const Evaluated&>{"before", before},
+                                  std::pair<const char*, const Evaluated&>{"after", after}}) {
+      std::printf("%-8s %10lld %10lld %14lld %10.4f %12.4f\n", name,
+                  static_cast<long long>(e.stats.params),
+                  static_cast<long long>(e.stats.nonzero_params),
+                  static_cast<long long>(e.stats.weights_bytes), e.metrics.metric, e.metrics.loss);
+    }
+    std::printf("metrics on %lld %s rows; wrote %s\n", static_cast<long long>(test_n),
+                metrics_split.c_str(), a->out.c_str());
+  });
+}
+
+}  // namespace tinyc::cli

@@ -1,0 +1,370 @@
+// Post-training int8 quantization: calibrate activation ranges on sample inputs, quantize
+// weights per output channel, and produce the representation documented in tinyc/quantize.h.
+#include "tinyc/quantize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "layers/activation_fn.h"
+#include "tinyc/error.h"
+#include "tinyc/quant_math.h"
+
+namespace tinyc {
+namespace {
+
+constexpr size_t kMaxRangeSamples = 1 << 18;  // values per tensor used by the MSE search
+
+struct Range {
+  float lo = 0.0f;
+  float hi = 0.0f;
+};
+
+Range min_max(const std::vector<float>& v) {
+  Range r;
+  if (v.empty()) return r;
+  const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+  r.lo = *lo;
+  r.hi = *hi;
+  return r;
+}
+
+// Mean squared quantize-dequantize error of `v` under the parameters covering `r`.
+double quant_mse(const std::vector<float>& v, size_t stride, Range r) {
+  const QuantParams p = choose_quant_params(r.lo, r.hi);
+  double sum = 0.0;
+  size_t count = 0;
+  for (size_t i = 0; i < v.size(); i += stride, ++count) {
+    const float d =
+        dequantize_int8(quantize_int8(v[i], p.scale, p.zero_point), p.scale, p.zero_point);
+    const double e = static_cast<double>(d) - static_cast<double>(v[i]);
+    sum += e * e;
+  }
+  return count ? sum / static_cast<double>(count) : 0.0;
+}
+
+// The min/max range shrunk by the factor 0.9^k (k = 0..28, down to about 0.05) of least
+// quantization MSE; ties keep the wider range.
+Range mse_range(const std::vector<float>& v) {
+  const Range full = min_max(v);
+  const size_t stride = std::max<size_t>(1, v.size() / kMaxRangeSamples);
+  Range best = full;
+  double best_err = quant_mse(v, stride, full);
+  float f = 1.0f;
+  for (int k = 1; k <= 28; ++k) {
+    f *= 0.9f;
+    const Range r{full.lo * f, full.hi * f};
+    const double err = quant_mse(v, stride, r);
+    if (err < best_err) {
+      best_err = err;
+      best = r;
+    }
+  }
+  return best;
+}
+
+bool op_supported(OpType type) {
+  switch (type) {
+    case OpType::kDense:
+    case OpType::kFlatten:
+    case OpType::kDropout:
+    case OpType::kActivation:
+    case OpType::kSoftmax: return true;
+    default: return false;
+  }
+}
+
+void set_activation(Tensor& t, QuantParams p) {
+  t.dtype = DType::kInt8;
+  t.quant.scale = {p.scale};
+  t.quant.zero_point = {p.zero_point};
+  t.quant.axis = -1;
+}
+
+// Weights (units, in) -> int8 symmetric per output channel; bias -> int32 at in_scale * w_scale.
+void quantize_dense_weights(Tensor& w, Tensor& b, float in_scale) {
+  const int64_t units = w.shape[0], in = w.shape[1];
+  std::vector<float> scales(static_cast<size_t>(units));
+  std::vector<int32_t> q(static_cast<size_t>(units * in));
+  for (int64_t c = 0; c < units; ++c) {
+    const float* row = w.f32.data() + c * in;
+    float m = 0.0f;
+    for (int64_t i = 0; i < in; ++i) m = std::max(m, std::fabs(row[i]));
+    const float s = m > 0.0f ? m / 127.0f : 1.0f;
+    scales[static_cast<size_t>(c)] = s;
+    for (int64_t i = 0; i < in; ++i) {
+      const float v = std::round(row[i] / s);
+      q[static_cast<size_t>(c * in + i)] =
+          static_cast<int32_t>(std::min(std::max(v, -127.0f), 127.0f));
+    }
+  }
+  std::vector<int32_t> qb(static_cast<size_t>(units));
+  std::vector<float> bias_scales(static_cast<size_t>(units));
+  for (int64_t c = 0; c < units; ++c) {
+    const double s =
+        static_cast<double>(in_scale) * static_cast<double>(scales[static_cast<size_t>(c)]);
+    const double v = std::round(static_cast<double>(b.f32[static_cast<size_t>(c)]) / s);
+    qb[static_cast<size_t>(c)] = static_cast<int32_t>(
+        std::min(std::max(v, static_cast<double>(INT32_MIN)), static_cast<double>(INT32_MAX)));
+    bias_scales[static_cast<size_t>(c)] = in_scale * scales[static_cast<size_t>(c)];
+  }
+  w.dtype = DType::kInt8;
+  w.f32.clear();
+  w.ints = std::move(q);
+  w.quant = Quantization{scales, std::vector<int64_t>(static_cast<size_t>(units), 0), 0};
+  b.dtype = DType::kInt32;
+  b.f32.clear();
+  b.ints = std::move(qb);
+  b.quant = Quantization{bias_scales, std::vector<int64_t>(static_cast<size_t>(units), 0), 0};
+}
+
+// Builds the quantized model from calibrated float activation values.
+Model build_quantized(const Model& model, const std::vector<std::vector<float>>& values,
+                      CalibrationMethod method) {
+  Model q = model;
+  std::vector<QuantParams> params(q.tensors.size());
+  auto calibrated = [&](int t) {
+    const auto& v = values[static_cast<size_t>(t)];
+    const Range r = method == CalibrationMethod::kMse ? mse_range(v) : min_max(v);
+    return choose_quant_params(r.lo, r.hi);
+  };
+  const int input = q.inputs[0];
+  params[static_cast<size_t>(input)] = calibrated(input);
+  set_activation(q.tensor(input), params[static_cast<size_t>(input)]);
+  for (Op& op : q.ops) {
+    const int x = op.inputs[0], y = op.outputs[0];
+    const QuantParams in = params[static_cast<size_t>(x)];
+    QuantParams out = in;  // flatten, dropout, activation none/relu/relu6
+    switch (op.type) {
+      case OpType::kDense:
+        out = calibrated(y);
+        quantize_dense_weights(q.tensor(op.inputs[1]), q.tensor(op.inputs[2]), in.scale);
+        break;
+      case OpType::kSoftmax: out = {kProbabilityScale, kProbabilityZeroPoint}; break;
+      case OpType::kActivation: {
+        const ActKind act = op_activation(op, false);
+        if (act == ActKind::kSigmoid) out = {kProbabilityScale, kProbabilityZeroPoint};
+        if (act == ActKind::kTanh) out = {kTanhScale, kTanhZeroPoint};
+        break;
+      }
+      default: break;
+    }
+    params[static_cast<size_t>(y)] = out;
+    set_activation(q.tensor(y), out);
+  }
+  return q;
+}
+
+// True when `a` is a better calibration result than `b` (ties keep b).
+bool better(Task task, const Metrics& a, const Metrics& b) {
+  if (task == Task::kClassification) {
+    if (a.metric != b.metric) return a.metric > b.metric;
+    return a.loss < b.loss;
+  }
+  return a.metric < b.metric;
+}
+
+}  // namespace
+
+const char* calibration_method_name(CalibrationMethod method) {
+  switch (method) {
+    case CalibrationMethod::kMinMax: return "minmax";
+    case CalibrationMethod::kMse: return "mse";
+    case CalibrationMethod::kAuto: return "auto";
+  }
+  return "?";
+}
+
+bool parse_calibration_method(const std::string& name, CalibrationMethod* method) {
+  for (CalibrationMethod m :
+       {CalibrationMethod::kMinMax, CalibrationMethod::kMse, CalibrationMethod::kAuto}) {
+    if (name == calibration_method_name(m)) {
+      *method = m;
+      return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+
+void fake_quantize(float* v, int64_t count, const Tensor& t) {
+  const float scale = t.quant.scale.at(0);
+  const auto zp = static_cast<int32_t>(t.quant.zero_point.at(0));
+  for (int64_t i = 0; i < count; ++i)
+    v[i] = dequantize_int8(quantize_int8(v[i], scale, zp), scale, zp);
+}
+
+// A float copy of `f` with op `index`'s constants replaced by the dequantized int8 ones.
+Model with_dequantized_weights(const Model& f, const Model& q, size_t index) {
+  Model m = f;
+  for (int t : m.ops[index].inputs) {
+    if (t < 0 || !m.tensor(t).is_constant()) continue;
+    const Tensor& qt = q.tensor(t);
+    Tensor& ft = m.tensor(t);
+    if (qt.dtype == DType::kFloat32 || qt.quant.scale.empty()) continue;
+    const size_t channels = qt.quant.scale.size();
+    const size_t per_channel = qt.ints.size() / channels;
+    for (size_t i = 0; i < qt.ints.size(); ++i) {
+      const size_t c = channels > 1 ? i / per_channel : 0;
+      ft.f32[i] = static_cast<float>(static_cast<double>(qt.quant.scale[c]) * qt.ints[i]);
+    }
+  }
+  return m;
+}
+
+bool worse(Task task, const Metrics& a, const Metrics& b) {
+  return task == Task::kClassification ? a.metric < b.metric : a.metric > b.metric;
+}
+
+}  // namespace
+
+QuantExplanation explain_quantization(const Model& float_model, const Model& quantized,
+                                      const float* raw_inputs, const float* targets, int64_t rows) {
+  QuantExplanation ex;
+  const Task task = float_model.task;
+  const int64_t out_width = float_model.output().sample_size();
+  ex.float_metrics = evaluate(float_model, raw_inputs, targets, rows);
+  ex.int8_metrics = evaluate(quantized, raw_inputs, targets, rows);
+  const auto vf = run_model_tensors(float_model, raw_inputs, rows);
+  const auto vq = run_model_tensors(quantized, raw_inputs, rows);
+  auto errors = [&](int t, LayerQuantError* e) {
+    const auto& a = vf[static_cast<size_t>(t)];
+    const auto& b = vq[static_cast<size_t>(t)];
+    double signal = 0.0, noise = 0.0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      const double d = static_cast<double>(a[i]) - b[i];
+      signal += static_cast<double>(a[i]) * a[i];
+      noise += d * d;
+      e->max_abs_error = std::max(e->max_abs_error, std::fabs(d));
+    }
+    e->sqnr_db = noise > 0.0 ? 10.0 * std::log10(std::max(signal, 1e-30) / noise) : 200.0;
+  };
+  // The graph input alone: preprocess, quantize-dequantize, run the float graph.
+  {
+    LayerQuantError e;
+    e.name = "input";
+    e.type = "input";
+    errors(float_model.inputs[0], &e);
+    const int64_t width = float_model.input().sample_size();
+    std::vector<float> x(raw_inputs, raw_inputs + rows * width);
+    float_model.preprocess.apply(x.data(), rows, width);
+    fake_quantize(x.data(), rows * width, quantized.input());
+    Model plain = float_model;
+    plain.preprocess = Preprocess{};
+    e.solo = evaluate(plain, x.data(), targets, rows);
+    ex.layers.push_back(e);
+  }
+  for (size_t i = 0; i < float_model.ops.size(); ++i) {
+    const Op& op = float_model.ops[i];
+    LayerQuantError e;
+    e.name = op.name;
+    e.type = op_type_name(op.type);
+    errors(op.outputs[0], &e);
+    const Model solo = with_dequantized_weights(float_model, quantized, i);
+    const Tensor& out = quantized.tensor(op.outputs[0]);
+    const int64_t width = out.sample_size();
+    const std::vector<float> y =
+        run_model_hooked(solo, raw_inputs, rows, [&](size_t k, float* v, int64_t n) {
+          if (k == i) fake_quantize(v, n * width, out);
+        });
+    e.solo = score_outputs(task, y, targets, rows, out_width);
+    ex.layers.push_back(e);
+  }
+  // A culprit stands out when quantizing it alone costs at least half of the whole loss (and
+  // something is lost at all).
+  const double total = task == Task::kClassification
+                           ? ex.float_metrics.metric - ex.int8_metrics.metric
+                           : ex.int8_metrics.metric - ex.float_metrics.metric;
+  const LayerQuantError* worst = nullptr;
+  for (const LayerQuantError& e : ex.layers) {
+    if (worst == nullptr || worse(task, e.solo, worst->solo)) worst = &e;
+  }
+  if (worst != nullptr && total > (task == Task::kClassification ? 0.002 : 0.0)) {
+    const double alone = task == Task::kClassification
+                             ? ex.float_metrics.metric - worst->solo.metric
+                             : worst->solo.metric - ex.float_metrics.metric;
+    if (alone >= 0.5 * total) {
+      ex.culprit = worst->name;
+      ex.suggestion = fmt::format(
+          "quantizing '{}' alone costs {:.4g} of the {:.4g} lost (output SQNR {:.1f} dB): try "
+          "the other --calibration-method (minmax | mse), more --calibration samples, or "
+          "quantization-aware fine-tuning",
+          worst->name, alone, total, worst->sqnr_db);
+    }
+  }
+  return ex;
+}
+
+QuantParams choose_quant_params(float lo, float hi) {
+  lo = std::min(lo, 0.0f);
+  hi = std::max(hi, 0.0f);
+  // A constant-zero tensor still needs a positive scale.
+  const float range = std::max(hi - lo, 1e-6f);
+  QuantParams p;
+  p.scale = range / 255.0f;
+  const float zp = std::round(-128.0f - lo / p.scale);
+  p.zero_point = static_cast<int32_t>(std::min(std::max(zp, -128.0f), 127.0f));
+  return p;
+}
+
+Model quantize_model(const Model& model, const float* raw_inputs, const float* targets,
+                     int64_t rows, const QuantizeOptions& options, QuantizeReport* report) {
+  if (model.is_quantized()) {
+    unsupported("model '{}' is already int8; quantize the float model it came from instead",
+                model.name);
+  }
+  if (model.inputs.size() != 1 || model.outputs.size() != 1) {
+    unsupported("model '{}': int8 quantization supports one graph input and one output",
+                model.name);
+  }
+  for (const Op& op : model.ops) {
+    if (!op_supported(op.type) || op.inputs.empty() || op.outputs.size() != 1) {
+      unsupported(
+          "layer '{}': int8 quantization of op type '{}' is not supported yet; keep "
+          "this model float32",
+          op.name, op_type_name(op.type));
+    }
+  }
+  for (const Tensor& t : model.tensors) {
+    if (t.is_constant() && t.dtype != DType::kFloat32) {
+      unsupported("model '{}': weight '{}' is {} already; quantize a float32 model", model.name,
+                  t.name, dtype_name(t.dtype));
+    }
+  }
+  if (rows <= 0) bad_input("model '{}': int8 calibration needs at least one input row", model.name);
+
+  QuantizeReport r;
+  r.calibration_rows = rows;
+  const std::vector<std::vector<float>> values = run_model_tensors(model, raw_inputs, rows);
+  Model result;
+  if (options.method == CalibrationMethod::kMinMax || options.method == CalibrationMethod::kMse) {
+    result = build_quantized(model, values, options.method);
+    r.method_used = options.method;
+  } else {
+    Model minmax = build_quantized(model, values, CalibrationMethod::kMinMax);
+    r.method_used = CalibrationMethod::kMinMax;
+    if (targets != nullptr) {
+      Model mse = build_quantized(model, values, CalibrationMethod::kMse);
+      r.float_metrics = evaluate(model, raw_inputs, targets, rows);
+      r.minmax_metrics = evaluate(minmax, raw_inputs, targets, rows);
+      r.mse_metrics = evaluate(mse, raw_inputs, targets, rows);
+      if (better(model.task, r.mse_metrics, r.minmax_metrics)) {
+        r.method_used = CalibrationMethod::kMse;
+        minmax = std::move(mse);
+      }
+    }
+    result = std::move(minmax);
+  }
+  // Every op must have an int8 kernel: run the calibration rows once (throws naming the op).
+  if (targets == nullptr || options.method != CalibrationMethod::kAuto) {
+    run_model(result, raw_inputs, std::min<int64_t>(rows, 1));
+  }
+  validate_model(result);
+  if (report != nullptr) *report = r;
+  return result;
+}
+
+}  // namespace tinyc
