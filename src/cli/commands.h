@@ -19,6 +19,9 @@ void register_train(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_predict(CLI::App& app);
 void register_info(CLI::App& app);
+void register_compress(CLI::App& app);
+void register_targets(CLI::App& app);
+void register_emit(CLI::App& app);
 
 // Shared helpers (common.cpp).
 // Prints exactly one JSON object on stdout.

@@ -13,6 +13,9 @@ void register_commands(CLI::App& app) {
   register_eval(app);
   register_predict(app);
   register_info(app);
+  register_compress(app);
+  register_targets(app);
+  register_emit(app);
 }
 
 void print_json(const nlohmann::json& j) {

@@ -1,0 +1,83 @@
+// tinyc emit M --target T -o DIR [--name NAME] [--json]: standalone C++ for a model.
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "tinyc/emit.h"
+#include "tinyc/model_file.h"
+
+namespace tinyc::cli {
+
+void register_emit(CLI::App& app) {
+  auto* cmd = app.add_subcommand("emit", "Write standalone C++ (NAME.h, NAME.cpp) for a target");
+  struct Args {
+    std::string model, target, out_dir, name;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("model", a->model, "Model file (.tinyc)")->required();
+  cmd->add_option("--target", a->target, "Target from `tinyc targets` (host, cortex-m4, ...)")
+      ->required();
+  cmd->add_option("-o,--out", a->out_dir, "Output directory (created if missing)")->required();
+  cmd->add_option("--name", a->name,
+                  "C identifier prefixing the API and file names (default: the model's name)");
+  cmd->add_flag("--json", a->json, "Print one JSON object on stdout");
+  cmd->callback([a] {
+    const Model m = load_model(a->model);
+    EmitOptions o;
+    o.target = a->target;
+    o.out_dir = a->out_dir;
+    o.name = a->name;
+    o.command_line = fmt::format("tinyc emit {} --target {} -o {}{}", a->model, a->target,
+                                 a->out_dir, a->name.empty() ? "" : " --name " + a->name);
+    const EmitReport r = emit_model(m, o);
+    if (a->json) {
+      nlohmann::json layers = nlohmann::json::array();
+      for (const EmitLayerReport& l : r.layers) {
+        layers.push_back({{"name", l.name}, {"type", l.type}, {"function", l.function},
+                          {"macs", l.macs}, {"weights_bytes", l.weights_bytes},
+                          {"output", l.output}, {"output_offset", l.output_offset},
+                          {"output_bytes", l.output_bytes}});
+      }
+      nlohmann::json j;
+      j["files"] = r.files;
+      j["name"] = r.name;
+      j["target"] = r.target;
+      j["quantization"] = r.quantization;
+      j["weights_bytes"] = r.weights_bytes;
+      j["arena_bytes"] = r.arena_bytes;
+      j["arena_lower_bound"] = r.arena_lower_bound;
+      j["input_bytes"] = r.input_bytes;
+      j["output_bytes"] = r.output_bytes;
+      j["ram_bytes"] = r.ram_bytes;
+      j["code_bytes_estimate"] = r.code_bytes_estimate;
+      j["flash_bytes"] = r.flash_bytes;
+      j["macs"] = r.macs;
+      j["layers"] = layers;
+      j["notes"] = r.notes;
+      print_json(j);
+      return;
+    }
+    std::printf("%-16s %-10s %-22s %10s %10s  %s\n", "layer", "type", "function", "MACs",
+                "weights B", "output");
+    for (const EmitLayerReport& l : r.layers) {
+      const std::string where = l.output == "arena"
+          ? fmt::format("arena [{}, {})", l.output_offset, l.output_offset + l.output_bytes)
+          : l.output;
+      std::printf("%-16s %-10s %-22s %10lld %10lld  %s\n", l.name.c_str(), l.type.c_str(),
+                  l.function.empty() ? "-" : l.function.c_str(), static_cast<long long>(l.macs),
+                  static_cast<long long>(l.weights_bytes), where.c_str());
+    }
+    std::printf("target %s: flash %lld B (%lld B weights + ~%lld B code), RAM %lld B (arena %lld B, "
+                "lower bound %lld B; input %lld B; output %lld B), %lld MACs\n",
+                r.target.c_str(), static_cast<long long>(r.flash_bytes),
+                static_cast<long long>(r.weights_bytes),
+                static_cast<long long>(r.code_bytes_estimate), static_cast<long long>(r.ram_bytes),
+                static_cast<long long>(r.arena_bytes), static_cast<long long>(r.arena_lower_bound),
+                static_cast<long long>(r.input_bytes), static_cast<long long>(r.output_bytes),
+                static_cast<long long>(r.macs));
+    for (const std::string& n : r.notes) std::printf("note: %s\n", n.c_str());
+    for (const std::string& f : r.files) std::printf("wrote %s\n", f.c_str());
+  });
+}
+
+}  // namespace tinyc::cli

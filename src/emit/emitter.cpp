@@ -1,0 +1,419 @@
+// The emitter: decides where every activation tensor lives (the caller's input or output
+// buffer, or the static arena laid out by the memory planner), checks that the model fits the
+// target, and writes NAME.h and NAME.cpp (DESIGN.md §5).
+#include <algorithm>
+#include <climits>
+#include <functional>
+
+#include "emit/emit_api.h"
+#include "emit/emit_internal.h"
+#include "emit/memory_planner.h"
+#include "tinyc/emit.h"
+#include "tinyc/error.h"
+#include "tinyc/executor.h"
+#include "tinyc/fileio.h"
+#include "tinyc/layer.h"
+#include "tinyc/model_file.h"
+#include "tinyc/version.h"
+
+namespace tinyc {
+namespace {
+
+// Word alignment: enough for float and for the int8 kernels' 32-bit loads; more only wastes RAM.
+constexpr int64_t kArenaAlignment = 4;
+// Rough .text per op and for the API functions, for the flash check only; the firmware tests
+// measure the real size.
+constexpr int64_t kCodeBytesBase = 256;
+constexpr int64_t kCodeBytesPerOp = 96;
+
+// Where an activation tensor lives in the emitted code.
+struct Slot {
+  enum class Kind : uint8_t { kInput, kOutput, kArena } kind = Kind::kArena;
+  int buffer = -1;          // arena buffer (kArena)
+  int alias_of = -1;        // tensor whose data this is (views and in-place ops), or -1
+  std::string var;          // the pointer's name inside NAME_invoke
+};
+
+struct Plan {
+  std::vector<Slot> slots;              // per tensor (activations only)
+  std::vector<PlanBuffer> buffers;
+  std::vector<std::vector<int>> buffer_tensors;
+  std::vector<int> input_offset, output_offset;  // per graph input/output, in floats
+  int64_t input_size = 0, output_size = 0;
+  bool preprocess = false;
+  std::vector<int> scratch;             // per op: its scratch buffer, or -1
+  MemoryPlan memory;
+};
+
+bool is_graph_output(const Model& m, int t) {
+  return std::find(m.outputs.begin(), m.outputs.end(), t) != m.outputs.end();
+}
+
+// Steps: 0 is the preprocessing, op i is step i + 1.
+// `elem_bytes`: 4 (float) or 1 (int8). The preprocessed input of a float model lives in the
+// arena; int8 models preprocess while quantizing, into the caller's int8 input.
+// `scratch_bytes(op)`: private working memory of an op's kernel while it runs.
+Plan plan_tensors(const Model& m, int64_t elem_bytes, bool preprocess_in_arena,
+                  const std::function<int64_t(const Op&)>& scratch_bytes) {
+  Plan p;
+  p.slots.resize(m.tensors.size());
+  p.scratch.assign(m.ops.size(), -1);
+  std::vector<int> last_use(m.tensors.size(), -1);
+  for (size_t i = 0; i < m.ops.size(); ++i) {
+    for (int t : m.ops[i].inputs) {
+      if (t >= 0 && !m.tensor(t).is_constant()) last_use[static_cast<size_t>(t)] = static_cast<int>(i) + 1;
+    }
+  }
+  auto new_buffer = [&](int tensor, int step) {
+    p.buffers.push_back(PlanBuffer{m.tensor(tensor).sample_size() * elem_bytes, step, step, -1});
+    p.buffer_tensors.push_back({tensor});
+    return static_cast<int>(p.buffers.size()) - 1;
+  };
+  auto buffer_last_use = [&](int buffer) {
+    int last = -1;
+    for (int t : p.buffer_tensors[static_cast<size_t>(buffer)]) last = std::max(last, last_use[static_cast<size_t>(t)]);
+    return last;
+  };
+  for (size_t k = 0; k < m.inputs.size(); ++k) {
+    const int t = m.inputs[k];
+    p.input_offset.push_back(static_cast<int>(p.input_size));
+    p.input_size += m.tensor(t).sample_size();
+    Slot& s = p.slots[static_cast<size_t>(t)];
+    if (k == 0 && preprocess_in_arena) {
+      p.preprocess = true;
+      s.buffer = new_buffer(t, 0);
+    } else {
+      s.kind = Slot::Kind::kInput;
+    }
+  }
+  for (size_t k = 0; k < m.outputs.size(); ++k) {
+    const int t = m.outputs[k];
+    if (std::find(m.inputs.begin(), m.inputs.end(), t) != m.inputs.end()) {
+      unsupported("model '{}': graph input '{}' is also a graph output", m.name, m.tensor(t).name);
+    }
+    p.output_offset.push_back(static_cast<int>(p.output_size));
+    p.output_size += m.tensor(t).sample_size();
+    p.slots[static_cast<size_t>(t)].kind = Slot::Kind::kOutput;
+  }
+  for (size_t i = 0; i < m.ops.size(); ++i) {
+    const Op& op = m.ops[i];
+    const int step = static_cast<int>(i) + 1;
+    if (op.outputs.size() != 1) {
+      unsupported("layer '{}' ({}): ops with {} outputs cannot be emitted yet", op.name,
+                  op_type_name(op.type), op.outputs.size());
+    }
+    for (int t : op.inputs) {
+      if (t < 0 || m.tensor(t).is_constant()) continue;
+      const Slot& s = p.slots[static_cast<size_t>(t)];
+      if (s.buffer >= 0) {
+        PlanBuffer& b = p.buffers[static_cast<size_t>(s.buffer)];
+        b.last = std::max(b.last, step);
+      }
+    }
+    if (const int64_t bytes = scratch_bytes(op); bytes > 0) {
+      p.buffers.push_back(PlanBuffer{bytes, step, step, -1});
+      p.buffer_tensors.emplace_back();
+      p.scratch[i] = static_cast<int>(p.buffers.size()) - 1;
+    }
+    const int out = op.outputs[0];
+    if (is_graph_output(m, out)) continue;
+    const int in = op.inputs.empty() ? -1 : op.inputs[0];
+    const Slot in_slot = in >= 0 ? p.slots[static_cast<size_t>(in)] : Slot{};
+    Slot& s = p.slots[static_cast<size_t>(out)];
+    const OpStorage storage = op_storage(op);
+    if (storage == OpStorage::kView && in >= 0 && in_slot.kind != Slot::Kind::kOutput) {
+      s = in_slot;
+      s.alias_of = in;
+    } else if (storage == OpStorage::kInPlace && in_slot.kind == Slot::Kind::kArena &&
+               buffer_last_use(in_slot.buffer) == step) {
+      s = in_slot;
+      s.alias_of = in;
+    } else {
+      s.buffer = new_buffer(out, step);
+      continue;
+    }
+    if (s.buffer >= 0) p.buffer_tensors[static_cast<size_t>(s.buffer)].push_back(out);
+  }
+  // A view's output may be read after its input's last reader: extend to the last use.
+  for (size_t b = 0; b < p.buffers.size(); ++b) {
+    p.buffers[b].last = std::max(p.buffers[b].last, buffer_last_use(static_cast<int>(b)));
+  }
+  p.memory = plan_memory(&p.buffers, kArenaAlignment);
+  return p;
+}
+
+std::string provenance(const Model& m, const Target& target, const EmitOptions& o) {
+  const std::string bytes = serialize_model(m);
+  std::string s;
+  s += fmt::format("// Generated by tinyc {} -- do not edit; re-run the command instead.\n", kVersion);
+  if (!o.command_line.empty()) s += fmt::format("// Command: {}\n", o.command_line);
+  s += fmt::format("// Model: '{}' ({}, {}), fnv1a64 {:016x} of its serialized form.\n", m.name,
+                   task_name(m.task), m.is_quantized() ? "int8" : "float32",
+                   fnv1a64(bytes.data(), bytes.size()));
+  s += fmt::format("// Target: {} ({}{}{}).\n", target.name, target.isa,
+                   *target.cflags ? ", " : "", target.cflags);
+  return s;
+}
+
+// Float models: every tensor float32. int8 models: the representation of tinyc/quantize.h,
+// checked by the reference executor's own check; one input and one output.
+void check_model(const Model& m, const Target& target, bool int8) {
+  if (int8) {
+    check_int8_model(m);
+    if (m.inputs.size() != 1 || m.outputs.size() != 1) {
+      unsupported("model '{}': int8 emission for target '{}' supports one input and one output",
+                  m.name, target.name);
+    }
+    return;
+  }
+  for (const Tensor& t : m.tensors) {
+    if (t.dtype != DType::kFloat32) {
+      unsupported("model '{}': tensor '{}' is {} in a float model; emit cannot mix types", m.name,
+                  t.name, dtype_name(t.dtype));
+    }
+  }
+}
+
+}  // namespace
+
+const std::string& EmitContext::constant_array(int tensor) {
+  auto it = arrays.find(tensor);
+  if (it != arrays.end()) return it->second;
+  const Tensor& t = model.tensor(tensor);
+  const std::string id = unique_identifier(t.name, &ids);
+  std::vector<std::string> items;
+  items.reserve(t.f32.size());
+  for (float v : t.f32) items.push_back(float_literal(v, "tensor '" + t.name + "'"));
+  // Matrices keep their rows (w[o][i] in the kernels); anything else is flat.
+  const int64_t rows = t.shape.size() >= 2 ? t.shape[0] : 0;
+  const std::string dims = rows > 0 ? fmt::format("[{}][{}]", rows, t.size() / rows)
+                                    : fmt::format("[{}]", t.size());
+  src.linef("// {}: {} float32, {} bytes", t.name, shape_str(t.shape), t.size() * 4);
+  src.raw(fmt::format("alignas(16) static const float {}{} = {};\n", id, dims,
+                      initializer(items, rows, 0)));
+  weights_bytes += t.size() * 4;
+  return arrays[tensor] = id;
+}
+
+EmittedCode emit_code(const Model& m, const EmitOptions& o, EmitReport* report) {
+  const Target& target = target_by_name(o.target);
+  std::string name = o.name;
+  if (name.empty()) {
+    std::set<std::string> none;
+    name = unique_identifier(m.name.empty() ? "model" : m.name, &none);
+  }
+  if (!is_c_identifier(name)) {
+    throw Error(ExitCode::kUsage, fmt::format("--name '{}' is not a C identifier (letters, digits "
+                                              "and '_', not starting with a digit)", name));
+  }
+  validate_model(m);
+  const bool int8 = m.is_quantized();
+  check_model(m, target, int8);
+  const int64_t elem = int8 ? 1 : 4;
+  const std::string type = int8 ? "int8_t" : "float";
+  Plan plan = plan_tensors(m, elem, !int8 && !m.preprocess.is_identity(), [&](const Op& op) {
+    return int8 ? int8_scratch_bytes(target, m, op) : int64_t{0};
+  });
+
+  EmitReport r;
+  r.name = name;
+  r.target = target.name;
+  r.quantization = int8 ? "int8" : "float32";
+  r.arena_bytes = plan.memory.arena_bytes;
+  r.arena_lower_bound = plan.memory.lower_bound;
+  r.input_bytes = plan.input_size * elem;
+  r.output_bytes = plan.output_size * elem;
+  r.ram_bytes = r.arena_bytes + r.input_bytes + r.output_bytes;
+
+  EmitContext ctx(m, target);
+  ctx.name = name;
+  for (const char* reserved : {"input", "output", "x", "y"}) ctx.ids.insert(reserved);
+  for (const char* api : {"_arena", "_invoke", "_invoke_int8", "_labels", "_quantize_input",
+                          "_dequantize_output", "_input_q", "_output_q"}) {
+    ctx.ids.insert(name + api);
+  }
+
+  // Constants and one function per layer, in graph order.
+  std::string preprocess_fn;
+  if (plan.preprocess) {
+    preprocess_fn = unique_identifier("preprocess_input", &ctx.ids);
+    emit_float_preprocess(ctx, preprocess_fn, m.input().sample_size());
+    ctx.src.line();
+  }
+  std::vector<std::string> fns(m.ops.size());
+  for (size_t i = 0; i < m.ops.size(); ++i) {
+    const Op& op = m.ops[i];
+    const int out = op.outputs[0];
+    const Slot& s = plan.slots[static_cast<size_t>(out)];
+    EmitLayerReport lr;
+    lr.name = op.name;
+    lr.type = op_type_name(op.type);
+    lr.macs = layer_for(op.type).macs(op, op_input_shapes(m, op), op_output_shapes(m, op));
+    lr.output_bytes = m.tensor(out).sample_size() * elem;
+    lr.output = s.kind == Slot::Kind::kOutput ? "output"
+                : s.kind == Slot::Kind::kInput ? "input"
+                                               : "arena";
+    if (s.buffer >= 0) lr.output_offset = plan.buffers[static_cast<size_t>(s.buffer)].offset;
+    const int64_t before = ctx.weights_bytes;
+    const bool is_view = op_storage(op) == OpStorage::kView;
+    if (s.alias_of >= 0 && is_view) {
+      lr.output = "alias";
+    } else {
+      fns[i] = unique_identifier(fmt::format("layer{}_{}", i, op.name), &ctx.ids);
+      const int64_t count = m.tensor(out).sample_size();
+      if (int8) {
+        is_view ? emit_int8_copy(ctx, fns[i], count) : emit_int8_kernel(ctx, op, fns[i]);
+      } else {
+        is_view ? emit_float_copy(ctx, fns[i], count) : emit_float_kernel(ctx, op, fns[i]);
+      }
+      ctx.src.line();
+    }
+    lr.function = fns[i];
+    lr.weights_bytes = ctx.weights_bytes - before;
+    r.macs += lr.macs;
+    r.layers.push_back(lr);
+  }
+  r.code_bytes_estimate = kCodeBytesBase + kCodeBytesPerOp * static_cast<int64_t>(m.ops.size());
+  if (!target.fpu && !int8) {
+    r.notes.push_back(fmt::format("{} has no FPU: float32 runs in software floating point; "
+                                  "quantize to int8 for speed", target.name));
+  }
+
+  // NAME_invoke (float) or NAME_invoke_int8: pointers into the arena, then one call per layer.
+  for (size_t k = 0; k < m.inputs.size(); ++k) {
+    Slot& s = plan.slots[static_cast<size_t>(m.inputs[k])];
+    if (s.kind == Slot::Kind::kInput) {
+      s.var = plan.input_offset[k] > 0 ? fmt::format("input + {}", plan.input_offset[k]) : "input";
+    }
+  }
+  for (size_t k = 0; k < m.outputs.size(); ++k) {
+    plan.slots[static_cast<size_t>(m.outputs[k])].var =
+        plan.output_offset[k] > 0 ? fmt::format("output + {}", plan.output_offset[k]) : "output";
+  }
+  ctx.src.linef("// The arena: {} bytes for intermediate tensors (lower bound {} bytes).",
+                r.arena_bytes, r.arena_lower_bound);
+  // int8 models: words, so that kernels may keep int32 scratch in it; tensors are viewed as
+  // int8_t (a character type may view any object).
+  const std::string arena = int8 ? fmt::format("reinterpret_cast<int8_t*>({}_arena)", name)
+                                 : name + "_arena";
+  if (r.arena_bytes > 0) {
+    ctx.src.linef("alignas(16) static {} {}_arena[{}];", int8 ? "int32_t" : "float", name,
+                  (r.arena_bytes + 3) / 4);
+  }
+  ctx.src.line();
+  const std::string invoke = int8 ? name + "_invoke_int8" : name + "_invoke";
+  ctx.src.open(fmt::format("extern \"C\" int {}(const {}* input, {}* output)", invoke, type, type));
+  ctx.src.line("if (input == nullptr || output == nullptr) return -1;");
+  std::set<std::string> locals = ctx.ids;
+  auto declare = [&](int t) {
+    Slot& s = plan.slots[static_cast<size_t>(t)];
+    if (!s.var.empty()) return;
+    const Tensor& tensor = m.tensor(t);
+    const bool preprocessed = t == m.inputs[0];
+    s.var = unique_identifier(preprocessed ? "x" : tensor.name, &locals);
+    if (s.alias_of >= 0) {
+      const char* constness = s.kind == Slot::Kind::kInput ? "const " : "";
+      ctx.src.linef("{}{}* const {} = {};  // {} {}: same data as {}", constness, type, s.var,
+                    plan.slots[static_cast<size_t>(s.alias_of)].var, tensor.name,
+                    shape_str(tensor.sample_shape()), m.tensor(s.alias_of).name);
+    } else {
+      const PlanBuffer& b = plan.buffers[static_cast<size_t>(s.buffer)];
+      ctx.src.linef("{}* const {} = {} + {};  // {} {}: bytes [{}, {}), steps {}-{}", type,
+                    s.var, arena, b.offset / elem, preprocessed ? "preprocessed input" : tensor.name,
+                    shape_str(tensor.sample_shape()), b.offset, b.offset + b.bytes, b.first, b.last);
+    }
+  };
+  if (plan.preprocess) declare(m.inputs[0]);
+  for (const Op& op : m.ops) declare(op.outputs[0]);
+  if (plan.preprocess) {
+    ctx.src.linef("{}(input, {});", preprocess_fn, plan.slots[static_cast<size_t>(m.inputs[0])].var);
+  }
+  for (size_t i = 0; i < m.ops.size(); ++i) {
+    const Op& op = m.ops[i];
+    const std::string& out = plan.slots[static_cast<size_t>(op.outputs[0])].var;
+    const std::string& in = plan.slots[static_cast<size_t>(op.inputs[0])].var;
+    if (fns[i].empty()) {
+      ctx.src.linef("// {} ({}): nothing to do at inference, {} is {}", op.name,
+                    op_type_name(op.type), out, in);
+    } else if (plan.scratch[i] >= 0) {
+      const PlanBuffer& b = plan.buffers[static_cast<size_t>(plan.scratch[i])];
+      ctx.src.linef("{}({}, {}, {}_arena + {});  // scratch: bytes [{}, {})", fns[i], in, out,
+                    name, b.offset / 4, b.offset, b.offset + b.bytes);
+    } else {
+      ctx.src.linef("{}({}, {});", fns[i], in, out);
+    }
+  }
+  ctx.src.line("return 0;");
+  ctx.src.close();
+
+  ApiDesc api;
+  api.name = name;
+  api.provenance = provenance(m, target, o);
+  api.int8 = int8;
+  api.input_size = plan.input_size;
+  api.output_size = plan.output_size;
+  for (size_t k = 0; k < m.inputs.size(); ++k) {
+    api.input_offset.push_back(plan.input_offset[k]);
+    api.input_sizes.push_back(m.tensor(m.inputs[k]).sample_size());
+  }
+  for (size_t k = 0; k < m.outputs.size(); ++k) {
+    api.output_offset.push_back(plan.output_offset[k]);
+    api.output_sizes.push_back(m.tensor(m.outputs[k]).sample_size());
+  }
+  api.arena_bytes = r.arena_bytes;
+  if (int8) {
+    api.input_scale = m.input().quant.scale[0];
+    api.input_zero_point = static_cast<int32_t>(m.input().quant.zero_point[0]);
+    api.output_scale = m.output().quant.scale[0];
+    api.output_zero_point = static_cast<int32_t>(m.output().quant.zero_point[0]);
+    emit_int8_api(ctx, api);
+  }
+  r.weights_bytes = ctx.weights_bytes;
+  api.weights_bytes = r.weights_bytes;
+  r.flash_bytes = r.weights_bytes + r.code_bytes_estimate;
+  const bool flash_ok = target.flash_bytes == 0 || r.flash_bytes <= target.flash_bytes;
+  const bool ram_ok = target.ram_bytes == 0 || r.ram_bytes <= target.ram_bytes;
+  if (!flash_ok || !ram_ok) {
+    unsupported("model '{}' does not fit {} ({}): needs {} B flash ({} B weights + ~{} B code) "
+                "of {} B and {} B RAM ({} B arena + {} B input + {} B output) of {} B; "
+                "hint: prune or quantize it, or pick a larger target",
+                m.name, target.name, target.example_part, r.flash_bytes, r.weights_bytes,
+                r.code_bytes_estimate, target.flash_bytes, r.ram_bytes, r.arena_bytes,
+                r.input_bytes, r.output_bytes, target.ram_bytes);
+  }
+
+  EmittedCode code;
+  code.header = emit_header(m, target, api);
+  CodeWriter s;
+  s.raw(fmt::format("// {}.cpp: model '{}' for {}: weights, arena and one function per layer.\n",
+                    name, m.name, target.name));
+  s.raw(api.provenance);
+  s.line("// Standalone: no heap, no exceptions, no static constructors, no C++ library.");
+  s.linef("#include \"{}.h\"", name);
+  s.line();
+  if (ctx.needs_dsp) s.line("#include <arm_acle.h>");
+  if (ctx.needs_math) s.line("#include <math.h>");
+  s.line("#include <stddef.h>");
+  s.line("#include <stdint.h>");
+  s.line();
+  s.raw(emit_labels(m, api));
+  s.raw(int8_helpers(ctx.needs_requantize, ctx.needs_softmax, ctx.needs_dsp));
+  s.raw(ctx.src.str());
+  code.source = s.str();
+  if (report != nullptr) *report = r;
+  return code;
+}
+
+EmitReport emit_model(const Model& model, const EmitOptions& options) {
+  if (options.out_dir.empty()) throw Error(ExitCode::kUsage, "emit: no output directory given (-o DIR)");
+  EmitReport r;
+  const EmittedCode code = emit_code(model, options, &r);
+  make_dirs(options.out_dir);
+  const std::string base = options.out_dir + "/" + r.name;
+  write_file_atomic(base + ".h", code.header);
+  write_file_atomic(base + ".cpp", code.source);
+  r.files = {base + ".h", base + ".cpp"};
+  return r;
+}
+
+}  // namespace tinyc

@@ -1,0 +1,381 @@
+// int8 kernels of emitted code, bit-exact with the int8 reference executor (the TFLite
+// reference kernels' integer arithmetic, DESIGN.md §6). Everything that depends only on
+// constants is computed here at emit time with the same tinyc/quant_math.h functions the
+// reference executor uses: per-channel multipliers and shifts, clamps, the input zero point
+// folded into the bias, lookup tables for element-wise activations (all 256 int8 inputs run
+// through the reference kernel) and softmax's exponentials.
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "emit/emit_internal.h"
+#include "layers/activation_fn.h"
+#include "layers/layer_util.h"
+#include "tinyc/error.h"
+#include "tinyc/layer.h"
+#include "tinyc/quant_math.h"
+
+namespace tinyc {
+namespace {
+
+struct ActQuant {
+  float scale = 1.0f;
+  int32_t zero_point = 0;
+};
+
+ActQuant act_quant(const Op& op, const Tensor& t) {
+  if (t.dtype != DType::kInt8 || t.quant.scale.size() != 1 || t.quant.zero_point.size() != 1) {
+    unsupported("layer '{}' ({}): tensor '{}' is not int8 with per-tensor quantization", op.name,
+                op_type_name(op.type), t.name);
+  }
+  return {t.quant.scale[0], static_cast<int32_t>(t.quant.zero_point[0])};
+}
+
+// Writes `alignas(16) static const TYPE id[rows][cols]` (rows 0: flat) with a comment.
+std::string int_array(EmitContext& ctx, const std::string& name, const char* type, int type_bytes,
+                      const std::vector<int64_t>& values, int64_t rows, const std::string& comment) {
+  const std::string id = unique_identifier(name, &ctx.ids);
+  std::vector<std::string> items;
+  for (int64_t v : values) items.push_back(std::to_string(v));
+  const auto n = static_cast<int64_t>(values.size());
+  const std::string dims = rows > 0 ? fmt::format("[{}][{}]", rows, n / rows) : fmt::format("[{}]", n);
+  ctx.src.linef("// {}", comment);
+  ctx.src.raw(fmt::format("alignas(16) static const {} {}{} = {};\n", type, id, dims,
+                          initializer(items, rows, 0)));
+  ctx.weights_bytes += n * type_bytes;
+  return id;
+}
+
+void emit_dense(EmitContext& ctx, const Op& op, const std::string& fn) {
+  const Model& m = ctx.model;
+  const Tensor& wt = m.tensor(op.inputs[1]);
+  const bool has_bias = op.inputs.size() > 2 && op.inputs[2] >= 0;
+  if (wt.dtype != DType::kInt8 || wt.quant.scale.empty() ||
+      (has_bias && m.tensor(op.inputs[2]).dtype != DType::kInt32)) {
+    unsupported("layer '{}' (dense): int8 emission needs int8 weights and an int32 bias", op.name);
+  }
+  const int64_t out = wt.shape[0], in = wt.shape[1];
+  const bool per_channel = wt.quant.axis >= 0;
+  const ActQuant xq = act_quant(op, m.tensor(op.inputs[0]));
+  const ActQuant yq = act_quant(op, m.tensor(op.outputs[0]));
+  const ActKind act = op_activation(op, true);
+  const ActivationRange range = activation_range_int8(
+      act == ActKind::kRelu ? FusedActivation::kRelu
+          : act == ActKind::kRelu6 ? FusedActivation::kRelu6 : FusedActivation::kNone,
+      yq.scale, yq.zero_point);
+  std::vector<int64_t> w(wt.ints.begin(), wt.ints.end());
+  std::vector<int64_t> bias(static_cast<size_t>(out)), mult(static_cast<size_t>(out)), shift(static_cast<size_t>(out));
+  for (int64_t c = 0; c < out; ++c) {
+    // sum((x - zx) * w) + b = sum(x * w) + (b - zx * sum(w)), in wrapping int32 as the reference.
+    uint32_t folded = has_bias ? static_cast<uint32_t>(m.tensor(op.inputs[2]).ints[static_cast<size_t>(c)]) : 0u;
+    for (int64_t i = 0; i < in; ++i) {
+      folded -= static_cast<uint32_t>(xq.zero_point) * static_cast<uint32_t>(wt.ints[static_cast<size_t>(c * in + i)]);
+    }
+    bias[static_cast<size_t>(c)] = static_cast<int32_t>(folded);
+    const QuantizedMultiplier q = requant_multiplier(
+        xq.scale, wt.quant.scale[per_channel ? static_cast<size_t>(c) : 0], yq.scale, per_channel);
+    mult[static_cast<size_t>(c)] = q.multiplier;
+    shift[static_cast<size_t>(c)] = q.shift;
+  }
+  const std::string base = op.name;
+  const std::string w_id = int_array(ctx, base + "_weights", "int8_t", 1, w, out,
+      fmt::format("{}: ({}, {}) int8, symmetric {}, {} bytes", wt.name, out, in,
+                  per_channel ? "per output channel" : "per tensor", out * in));
+  const std::string b_id = int_array(ctx, base + "_bias", "int32_t", 4, bias, 0,
+      fmt::format("{} bias with the input zero point ({}) folded in: b - zx * sum(w[o])",
+                  op.name, xq.zero_point));
+  const std::string m_id = int_array(ctx, base + "_multiplier", "int32_t", 4, mult, 0,
+      fmt::format("{} requantization: in_scale * w_scale[o] / out_scale = multiplier[o] * "
+                  "2^(shift[o] - 31)", op.name));
+  const std::string s_id = int_array(ctx, base + "_shift", "int8_t", 1, shift, 0,
+                                     fmt::format("{} requantization shifts", op.name));
+  ctx.needs_requantize = true;
+  ctx.src.linef("// {}: int8 dense {} -> {}, activation {}. {} MACs.", op.name, in, out,
+                act_name(act), out * in);
+  ctx.src.linef("// x: ({}) scale {} zero point {}  w: ({}, {})  y: ({}) scale {} zero point {}",
+                in, xq.scale, xq.zero_point, out, in, out, yq.scale, yq.zero_point);
+  const std::string epilogue = fmt::format("output_int8({{acc}}, {}[{{o}}], {}[{{o}}], {}, {}, {})",
+                                           m_id, s_id, yq.zero_point, range.min, range.max);
+  auto store = [&](const std::string& acc, const std::string& o) {
+    return fmt::format("y[{}] = ", o) + fmt::format(fmt::runtime(epilogue), fmt::arg("acc", acc),
+                                                     fmt::arg("o", o)) + ";";
+  };
+  const int64_t groups = in / 4;
+  if (int8_scratch_bytes(ctx.target, m, op) == 0) {
+    ctx.src.open(fmt::format("static void {}(const int8_t* x, int8_t* y)", fn));
+    ctx.src.open(fmt::format("for (int o = 0; o < {}; ++o)", out));
+    ctx.src.linef("const int8_t* w = {}[o];", w_id);
+    ctx.src.linef("int32_t acc = {}[o];", b_id);
+    ctx.src.linef("for (int i = 0; i < {}; ++i) acc += w[i] * x[i];", in);
+    ctx.src.line(store("acc", "o"));
+    ctx.src.close();
+    ctx.src.close();
+    return;
+  }
+  // DSP: SMLAD does two 16-bit multiply-accumulates. x is unpacked once into int16 pairs in
+  // the order SXTB16 unpacks a weight word (bytes 0 and 2, then 1 and 3), so each word of
+  // weights costs one load, two SXTB16 and two SMLAD; four rows share each x pair.
+  ctx.needs_dsp = true;
+  ctx.src.line("// DSP kernel: x unpacked into int16 pairs in `xs` (the scratch), 4 rows at a time.");
+  ctx.src.open(fmt::format("static void {}(const int8_t* x, int8_t* y, int32_t* xs)", fn));
+  ctx.src.open(fmt::format("for (int k = 0; k < {}; ++k)", groups));
+  ctx.src.line("const int32_t v = read_s8x4(x + 4 * k);");
+  ctx.src.line("xs[2 * k] = __sxtb16(v);            // x[4k], x[4k + 2]");
+  ctx.src.line("xs[2 * k + 1] = sxtb16_ror8(v);     // x[4k + 1], x[4k + 3]");
+  ctx.src.close();
+  // One pointer walks row o; rows o + 1.. are at constant offsets (in, 2 * in, ...), which
+  // Thumb-2 loads encode as immediates: no registers spent on row pointers.
+  auto rows_block = [&](int rows, const std::string& o) {
+    for (int r = 0; r < rows; ++r) ctx.src.linef("int32_t acc{} = {}[{} + {}];", r, b_id, o, r);
+    ctx.src.linef("const int8_t* w = {}[{}];", w_id, o);
+    // One group of 4 inputs per iteration: unrolling further makes GCC hoist the loads and
+    // spill the accumulators (measured on cortex-m4).
+    ctx.src.open(fmt::format("for (int k = 0; k < {}; ++k, w += 4)", groups));
+    ctx.src.line("const int32_t x_even = xs[2 * k];");
+    ctx.src.line("const int32_t x_odd = xs[2 * k + 1];");
+    for (int r = 0; r < rows; ++r) {
+      ctx.src.linef("const int32_t w{}_word = read_s8x4(w{});", r,
+                    r == 0 ? std::string() : fmt::format(" + {}", r * in));
+      ctx.src.linef("acc{0} = __smlad(__sxtb16(w{0}_word), x_even, acc{0});", r);
+      ctx.src.linef("acc{0} = __smlad(sxtb16_ror8(w{0}_word), x_odd, acc{0});", r);
+    }
+    ctx.src.close();
+    if (in % 4 != 0) {
+      ctx.src.open(fmt::format("for (int i = 0; i < {}; ++i)", in % 4));
+      for (int r = 0; r < rows; ++r) {
+        ctx.src.linef("acc{} += w[{}i] * x[{} + i];", r, r == 0 ? "" : fmt::format("{} + ", r * in),
+                      groups * 4);
+      }
+      ctx.src.close();
+    }
+    for (int r = 0; r < rows; ++r) {
+      ctx.src.line(store("acc" + std::to_string(r), fmt::format("{} + {}", o, r)));
+    }
+  };
+  const int64_t blocks = out / 4 * 4;
+  if (blocks > 0) {
+    ctx.src.open(fmt::format("for (int o = 0; o < {}; o += 4)", blocks));
+    rows_block(4, "o");
+    ctx.src.close();
+  }
+  if (out % 4 != 0) {
+    ctx.src.open(fmt::format("for (int o = {}; o < {}; ++o)", blocks, out));
+    rows_block(1, "o");
+    ctx.src.close();
+  }
+  ctx.src.close();
+}
+
+// Element-wise ops (activation of any kind): the reference kernel run once over all 256 int8
+// inputs gives a table; the emitted function looks each value up.
+void emit_lookup(EmitContext& ctx, const Op& op, const std::string& fn) {
+  const Model& m = ctx.model;
+  const Tensor& xt = m.tensor(op.inputs[0]);
+  const Tensor& yt = m.tensor(op.outputs[0]);
+  const int64_t width = yt.sample_size();
+  std::vector<int8_t> x(static_cast<size_t>(256 * width)), y(x.size());
+  for (int v = 0; v < 256; ++v) {
+    std::memset(x.data() + v * width, v - 128, static_cast<size_t>(width));
+  }
+  Int8Binding b;
+  b.op = &op;
+  b.in_tensors = {&xt};
+  b.out_tensors = {&yt};
+  b.in = {x.data()};
+  b.out = {y.data()};
+  b.n = 256;
+  layer_for(op.type).forward_int8(b);
+  std::vector<int64_t> table(256);
+  for (int v = 0; v < 256; ++v) table[static_cast<size_t>(v)] = y[static_cast<size_t>(v * width)];
+  const ActQuant xq = act_quant(op, xt), yq = act_quant(op, yt);
+  const std::string t_id = int_array(ctx, op.name + "_table", "int8_t", 1, table, 0,
+      fmt::format("{}: {} of every int8 input x, at index x + 128", op.name,
+                  op.get_str("activation", op_type_name(op.type))));
+  ctx.src.linef("// {}: int8 {} over {} values by table lookup (in place when x == y).", op.name,
+                op.get_str("activation", op_type_name(op.type)), width);
+  ctx.src.linef("// x: scale {} zero point {}  y: scale {} zero point {}", xq.scale,
+                xq.zero_point, yq.scale, yq.zero_point);
+  ctx.src.open(fmt::format("static void {}(const int8_t* x, int8_t* y)", fn));
+  ctx.src.linef("for (int i = 0; i < {}; ++i) y[i] = {}[x[i] + 128];", width, t_id);
+  ctx.src.close();
+}
+
+void emit_softmax(EmitContext& ctx, const Op& op, const std::string& fn) {
+  const Model& m = ctx.model;
+  const ActQuant xq = act_quant(op, m.tensor(op.inputs[0]));
+  const ActQuant yq = act_quant(op, m.tensor(op.outputs[0]));
+  if (yq.scale != 1.0f / 256.0f || yq.zero_point != -128) {
+    unsupported("layer '{}' (softmax): int8 output must have scale 1/256 and zero point -128",
+                op.name);
+  }
+  const SoftmaxParams p = softmax_params(xq.scale, op.get_float("beta", 1.0f));
+  // exp(x - max) in Q0 for every difference max - x = 0..255 (0 where the reference skips it).
+  std::vector<int64_t> table;
+  for (int d = 0; d < 256; ++d) {
+    if (-d < p.diff_min) break;
+    const int32_t rescaled = multiply_by_quantized_multiplier_greater_than_one(
+        -d, p.input_multiplier, p.input_left_shift);
+    table.push_back(fixed_exp_on_negative_values(rescaled, 5));
+  }
+  while (table.size() > 1 && table.back() == 0) table.pop_back();
+  const Shape& shape = m.tensor(op.outputs[0]).shape;
+  const int64_t k = shape.back();
+  const int64_t rows = per_sample(shape) / k;
+  const std::string t_id = int_array(ctx, op.name + "_exp", "int32_t", 4, table, 0,
+      fmt::format("{}: exp(-d * input_scale) in Q0 for d = max - x = 0..{}; smaller terms are 0",
+                  op.name, table.size() - 1));
+  ctx.needs_softmax = true;
+  ctx.needs_requantize = true;
+  ctx.src.linef("// {}: int8 softmax over the last dimension ({} values{}); x: scale {} zero point",
+                op.name, k, rows > 1 ? fmt::format(", {} rows", rows) : "", xq.scale);
+  ctx.src.linef("// {}; y: scale 1/256 zero point -128. In place when x == y.", xq.zero_point);
+  ctx.src.open(fmt::format("static void {}(const int8_t* x, int8_t* y)", fn));
+  if (rows > 1) ctx.src.open(fmt::format("for (int r = 0; r < {}; ++r, x += {}, y += {})", rows, k, k));
+  ctx.src.line("int32_t max = x[0];");
+  ctx.src.linef("for (int i = 1; i < {}; ++i) max = x[i] > max ? x[i] : max;", k);
+  ctx.src.line("uint32_t sum = 0;  // Q12, wrapping like the reference");
+  ctx.src.open(fmt::format("for (int i = 0; i < {}; ++i)", k));
+  ctx.src.line("const int32_t d = max - x[i];");
+  ctx.src.linef("if (d < {}) sum += static_cast<uint32_t>(rounding_divide_by_pot({}[d], 12));",
+                table.size(), t_id);
+  ctx.src.close();
+  ctx.src.line("int bits_over_unit = 0;");
+  ctx.src.line("const int32_t scale = reciprocal_q12(static_cast<int32_t>(sum), &bits_over_unit);");
+  ctx.src.open(fmt::format("for (int i = 0; i < {}; ++i)", k));
+  ctx.src.line("const int32_t d = max - x[i];");
+  ctx.src.linef("const int32_t e = d < {} ? {}[d] : 0;", table.size(), t_id);
+  ctx.src.line("int32_t v = rounding_divide_by_pot(high_mul(scale, e), bits_over_unit + 23) - 128;");
+  ctx.src.line("v = v > 127 ? 127 : v;");
+  ctx.src.line("y[i] = static_cast<int8_t>(v < -128 ? -128 : v);");
+  ctx.src.close();
+  if (rows > 1) ctx.src.close();
+  ctx.src.close();
+}
+
+}  // namespace
+
+int64_t int8_scratch_bytes(const Target& target, const Model& m, const Op& op) {
+  if (!target.dsp || op.type != OpType::kDense) return 0;
+  const int64_t in = m.tensor(op.inputs[1]).shape[1];
+  return in >= 8 ? in / 4 * 8 : 0;  // two int16 pairs per 4 inputs
+}
+
+void emit_int8_kernel(EmitContext& ctx, const Op& op, const std::string& fn) {
+  switch (op.type) {
+    case OpType::kDense: return emit_dense(ctx, op, fn);
+    case OpType::kActivation: return emit_lookup(ctx, op, fn);
+    case OpType::kSoftmax: return emit_softmax(ctx, op, fn);
+    default:
+      unsupported("layer '{}' ({}) cannot be emitted for target '{}' yet (int8)", op.name,
+                  op_type_name(op.type), ctx.target.name);
+  }
+}
+
+void emit_int8_copy(EmitContext& ctx, const std::string& fn, int64_t count) {
+  ctx.src.linef("// Copies {} values into the caller's output buffer.", count);
+  ctx.src.open(fmt::format("static void {}(const int8_t* x, int8_t* y)", fn));
+  ctx.src.linef("for (int i = 0; i < {}; ++i) y[i] = x[i];", count);
+  ctx.src.close();
+}
+
+// The integer helpers the kernels call, written once at the top of NAME.cpp.
+std::string int8_helpers(bool requantize, bool softmax, bool dsp) {
+  std::string s;
+  if (!requantize && !softmax) return s;
+  s += R"(// gemmlowp / TFLite fixed-point helpers (DESIGN.md §6).
+// round(a * b / 2^31), halves away from zero, saturating INT32_MIN * INT32_MIN.
+static inline int32_t high_mul(int32_t a, int32_t b) {
+  if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
+  const int64_t ab = static_cast<int64_t>(a) * static_cast<int64_t>(b);
+  const int64_t nudge = ab >= 0 ? (INT64_C(1) << 30) : 1 - (INT64_C(1) << 30);
+  return static_cast<int32_t>((ab + nudge) / (INT64_C(1) << 31));
+}
+
+// x / 2^exponent, halves away from zero.
+static inline int32_t rounding_divide_by_pot(int32_t x, int exponent) {
+  const int32_t mask = static_cast<int32_t>((INT64_C(1) << exponent) - 1);
+  const int32_t remainder = x & mask;
+  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+// x * multiplier * 2^(shift - 31) as TFLite's MultiplyByQuantizedMultiplier rounds it.
+static inline int32_t requantize(int32_t x, int32_t multiplier, int shift) {
+  const int left = shift > 0 ? shift : 0;
+  const int right = shift > 0 ? 0 : -shift;
+  const int32_t shifted = static_cast<int32_t>(static_cast<uint32_t>(x) << left);
+  return rounding_divide_by_pot(high_mul(shifted, multiplier), right);
+}
+
+// An accumulator requantized to the output's int8 scale, clamped to [lo, hi] (the fused
+// activation's range).
+static inline int8_t output_int8(int32_t acc, int32_t multiplier, int shift, int32_t zero_point,
+                                 int32_t lo, int32_t hi) {
+  int32_t v = requantize(acc, multiplier, shift) + zero_point;
+  v = v < lo ? lo : v;
+  v = v > hi ? hi : v;
+  return static_cast<int8_t>(v);
+}
+)";
+  if (dsp) {
+    s += R"(
+// Four int8 values as one word (a single LDR: Cortex-M loads words at any address).
+static inline int32_t read_s8x4(const int8_t* p) {
+  int32_t v;
+  __builtin_memcpy(&v, p, 4);
+  return v;
+}
+
+// Bytes 1 and 3 sign-extended into two halfwords: SXTB16 with its built-in rotation (one
+// instruction; GCC's <arm_acle.h> has no __ror to combine with __sxtb16).
+static inline int32_t sxtb16_ror8(int32_t v) {
+  int32_t r;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+  return r;
+}
+)";
+  }
+  if (softmax) {
+    s += R"(
+// x * 2^exponent (exponent > 0), saturating.
+static inline int32_t saturating_shift_left(int32_t x, int exponent) {
+  const int32_t threshold = static_cast<int32_t>((INT64_C(1) << (31 - exponent)) - 1);
+  if (x > threshold) return INT32_MAX;
+  if (x < -threshold) return INT32_MIN;
+  return static_cast<int32_t>(static_cast<uint32_t>(x) << exponent);
+}
+
+static inline int32_t wrap_add(int32_t a, int32_t b) {
+  return static_cast<int32_t>(static_cast<uint32_t>(a) + static_cast<uint32_t>(b));
+}
+
+// 1 / (1 + a) for a in [0, 1), Q0 in and out: three Newton-Raphson steps on the half
+// denominator in Q2, starting from 48/17 - 32/17 d.
+static int32_t one_over_one_plus_x(int32_t a) {
+  const int64_t sum = static_cast<int64_t>(a) + INT32_MAX;
+  const int32_t half_denominator = static_cast<int32_t>((sum + (sum >= 0 ? 1 : -1)) / 2);
+  int32_t x = wrap_add(1515870810, high_mul(half_denominator, -1010580540));
+  for (int i = 0; i < 3; ++i) {
+    const int32_t one_minus = static_cast<int32_t>(
+        (UINT32_C(1) << 29) - static_cast<uint32_t>(high_mul(half_denominator, x)));
+    x = wrap_add(x, saturating_shift_left(high_mul(x, one_minus), 2));
+  }
+  return saturating_shift_left(x, 1);
+}
+
+// 1 / sum for a positive Q12 sum, as a Q0 value scaled by 2^-bits_over_unit.
+static int32_t reciprocal_q12(int32_t sum, int* bits_over_unit) {
+  int leading_zeros = 0;
+  while (((static_cast<uint32_t>(sum) << leading_zeros) & 0x80000000u) == 0u) ++leading_zeros;
+  *bits_over_unit = 12 - leading_zeros;
+  const int32_t shifted_minus_one = static_cast<int32_t>(
+      (static_cast<uint32_t>(sum) << leading_zeros) - 0x80000000u);
+  return one_over_one_plus_x(shifted_minus_one);
+}
+)";
+  }
+  return s + "\n";
+}
+
+}  // namespace tinyc
