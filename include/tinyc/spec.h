@@ -13,6 +13,15 @@
 
 namespace tinyc {
 
+// Augmentation of image inputs (H, W, C), drawn per sample and epoch from the seed and applied
+// to the training split only, in the normalized space (shifted-in pixels are 0).
+struct AugmentConfig {
+  int shift = 0;                 // random translation of up to +-shift pixels in each direction
+  bool flip_horizontal = false;  // mirror left-right with probability 1/2
+  float noise = 0.0f;            // additive Gaussian noise of this standard deviation
+  bool any() const { return shift > 0 || flip_horizontal || noise > 0.0f; }
+};
+
 struct TrainConfig {
   std::string loss;               // "mse" | "cross_entropy"
   std::string optimizer = "adam"; // "sgd" | "momentum" | "adam"
@@ -25,6 +34,14 @@ struct TrainConfig {
   float beta1 = 0.9f;
   float beta2 = 0.999f;
   float epsilon = 1e-8f;
+  // Learning-rate schedule per epoch: "constant", "step" (lr x gamma every step_epochs) or
+  // "cosine" (from lr down to min_lr over the epochs).
+  std::string schedule = "constant";
+  int step_epochs = 10;
+  float gamma = 0.1f;
+  float min_lr = 0.0f;
+  float weight_decay = 0.0f;  // L2 on weight matrices and kernels (not biases or norm scales)
+  AugmentConfig augment;      // from the spec's top-level "augment"
 };
 
 struct ModelSpec {

@@ -92,7 +92,7 @@ class Reader {
 
 void parse_train(const Reader& r, TrainConfig* t) {
   r.only_keys({"loss", "optimizer", "lr", "batch", "epochs", "early_stopping", "shuffle",
-               "momentum", "beta1", "beta2", "epsilon"});
+               "momentum", "beta1", "beta2", "epsilon", "schedule", "weight_decay"});
   if (r.has("loss")) t->loss = r.at("loss").str_in({"mse", "cross_entropy"});
   if (r.has("optimizer")) t->optimizer = r.at("optimizer").str_in({"sgd", "momentum", "adam"});
   if (r.has("lr")) t->lr = static_cast<float>(r.at("lr").number(1e-12, 1e3));
@@ -107,6 +107,27 @@ void parse_train(const Reader& r, TrainConfig* t) {
     const Reader es = r.at("early_stopping");
     es.only_keys({"patience"});
     t->patience = static_cast<int>(es.at("patience").integer(1, 1000000));
+  }
+  if (r.has("weight_decay")) t->weight_decay = static_cast<float>(r.at("weight_decay").number(0, 1));
+  if (r.has("schedule")) {
+    const Reader s = r.at("schedule");
+    s.only_keys({"type", "step_epochs", "gamma", "min_lr"});
+    if (!s.has("type")) s.error("schedule needs a \"type\" (constant, step, cosine)");
+    t->schedule = s.at("type").str_in({"constant", "step", "cosine"});
+    if (s.has("step_epochs")) t->step_epochs = static_cast<int>(s.at("step_epochs").integer(1, 1000000));
+    if (s.has("gamma")) t->gamma = static_cast<float>(s.at("gamma").number(1e-6, 1.0));
+    if (s.has("min_lr")) t->min_lr = static_cast<float>(s.at("min_lr").number(0, 1e3));
+  }
+}
+
+void parse_augment(const Reader& r, const Shape& input, AugmentConfig* a) {
+  r.only_keys({"shift", "flip_horizontal", "noise"});
+  if (r.has("shift")) a->shift = static_cast<int>(r.at("shift").integer(0, 64));
+  if (r.has("flip_horizontal")) a->flip_horizontal = r.at("flip_horizontal").boolean();
+  if (r.has("noise")) a->noise = static_cast<float>(r.at("noise").number(0, 100));
+  if ((a->shift > 0 || a->flip_horizontal) && input.size() != 3) {
+    r.error("shift and flip_horizontal need an image input [H, W, C], the input is {}",
+            shape_str(input));
   }
 }
 
@@ -233,7 +254,8 @@ ModelSpec parse_spec(const std::string& text, const std::string& source) {
   ModelSpec spec;
   spec.source = source;
   const Reader r(doc, "$", source);
-  r.only_keys({"name", "input", "task", "preprocess", "split", "init", "layers", "train", "labels"});
+  r.only_keys({"name", "input", "task", "preprocess", "split", "init", "layers", "train", "labels",
+               "augment"});
   spec.name = r.has("name") ? r.at("name").str() : "model";
   if (!r.has("input")) r.error("missing \"input\" (the per-sample input shape, e.g. [1])");
   const Reader in = r.at("input");
@@ -242,6 +264,7 @@ ModelSpec parse_spec(const std::string& text, const std::string& source) {
   }
   if (spec.input.empty()) in.error("input shape is empty");
   if (r.has("train")) parse_train(r.at("train"), &spec.train);
+  if (r.has("augment")) parse_augment(r.at("augment"), spec.input, &spec.train.augment);
   if (r.has("task")) {
     spec.task = r.at("task").str_in({"classification", "regression"}) == "classification"
                     ? Task::kClassification

@@ -9,7 +9,8 @@ Optimizer::Optimizer(const TrainConfig& config, int64_t params)
       momentum_(config.momentum),
       beta1_(config.beta1),
       beta2_(config.beta2),
-      epsilon_(config.epsilon) {
+      epsilon_(config.epsilon),
+      weight_decay_(config.weight_decay) {
   kind_ = config.optimizer == "sgd" ? Kind::kSgd
           : config.optimizer == "momentum" ? Kind::kMomentum
                                            : Kind::kAdam;
@@ -30,22 +31,19 @@ void Optimizer::begin_step() {
 namespace {
 
 // The loops below take plain restrict pointers (no functors, no vectors) so that GCC
-// vectorizes them; the gradient is g0[i] (+ g1[i] when two threads' buffers are summed).
+// vectorizes them; the gradient is g0[i] (+ g1[i] when two threads' buffers are summed)
+// + wd x w[i] (L2 weight decay; wd is 0 where it does not apply).
 
 void sgd(float* __restrict w, const float* __restrict g0, const float* __restrict g1, int64_t lo,
-         int64_t hi, float lr) {
-  if (g1 == nullptr) {
-    for (int64_t i = lo; i < hi; ++i) w[i] -= lr * g0[i];
-  } else {
-    for (int64_t i = lo; i < hi; ++i) w[i] -= lr * (g0[i] + g1[i]);
-  }
+         int64_t hi, float lr, float wd) {
+  for (int64_t i = lo; i < hi; ++i) w[i] -= lr * ((g1 == nullptr ? g0[i] : g0[i] + g1[i]) + wd * w[i]);
 }
 
 // v = mu v + g;  w -= lr v
 void momentum(float* __restrict w, const float* __restrict g0, const float* __restrict g1,
-              float* __restrict m, int64_t lo, int64_t hi, float lr, float mu) {
+              float* __restrict m, int64_t lo, int64_t hi, float lr, float mu, float wd) {
   for (int64_t i = lo; i < hi; ++i) {
-    m[i] = mu * m[i] + (g1 == nullptr ? g0[i] : g0[i] + g1[i]);
+    m[i] = mu * m[i] + (g1 == nullptr ? g0[i] : g0[i] + g1[i]) + wd * w[i];
     w[i] -= lr * m[i];
   }
 }
@@ -54,9 +52,9 @@ void momentum(float* __restrict w, const float* __restrict g0, const float* __re
 template <bool kTwo>
 void adam(float* __restrict w, const float* __restrict g0, const float* __restrict g1,
           float* __restrict m, float* __restrict v, int64_t lo, int64_t hi, float b1, float b2,
-          float step, float inv_sqrt_bias2, float eps) {
+          float step, float inv_sqrt_bias2, float eps, float wd) {
   for (int64_t i = lo; i < hi; ++i) {
-    const float g = kTwo ? g0[i] + g1[i] : g0[i];
+    const float g = (kTwo ? g0[i] + g1[i] : g0[i]) + wd * w[i];
     m[i] = b1 * m[i] + (1.0f - b1) * g;
     v[i] = b2 * v[i] + (1.0f - b2) * g * g;
     w[i] -= step * m[i] / (std::sqrt(v[i]) * inv_sqrt_bias2 + eps);
@@ -65,7 +63,9 @@ void adam(float* __restrict w, const float* __restrict g0, const float* __restri
 
 }  // namespace
 
-void Optimizer::update(float* w, const float* const* grads, int threads, int64_t lo, int64_t hi) {
+void Optimizer::update(float* w, const float* const* grads, int threads, int64_t lo, int64_t hi,
+                       bool decay) {
+  const float wd = decay ? weight_decay_ : 0.0f;
   // Everything is addressed from `lo`, so the loops run over [0, n).
   const int64_t n = hi - lo;
   const float* g0 = grads[0] + lo;
@@ -81,16 +81,16 @@ void Optimizer::update(float* w, const float* const* grads, int threads, int64_t
   w += lo;
   switch (kind_) {
     case Kind::kSgd:
-      return sgd(w, g0, g1, 0, n, lr_);
+      return sgd(w, g0, g1, 0, n, lr_, wd);
     case Kind::kMomentum:
-      return momentum(w, g0, g1, m_.data() + lo, 0, n, lr_, momentum_);
+      return momentum(w, g0, g1, m_.data() + lo, 0, n, lr_, momentum_, wd);
     case Kind::kAdam:
       if (g1 == nullptr) {
         return adam<false>(w, g0, g1, m_.data() + lo, v_.data() + lo, 0, n, beta1_, beta2_,
-                           step_size_, inv_sqrt_bias2_, epsilon_);
+                           step_size_, inv_sqrt_bias2_, epsilon_, wd);
       }
       return adam<true>(w, g0, g1, m_.data() + lo, v_.data() + lo, 0, n, beta1_, beta2_,
-                        step_size_, inv_sqrt_bias2_, epsilon_);
+                        step_size_, inv_sqrt_bias2_, epsilon_, wd);
   }
 }
 

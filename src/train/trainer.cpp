@@ -14,6 +14,7 @@
 #include "tinyc/layer.h"
 #include "tinyc/rng.h"
 #include "tinyc/train.h"
+#include "train/augment.h"
 #include "train/barrier.h"
 #include "train/loss.h"
 #include "train/optimizer.h"
@@ -28,6 +29,18 @@ std::atomic<bool> g_interrupt{false};
 constexpr double kMinFlopsPerThread = 400e3;
 
 using Clock = std::chrono::steady_clock;
+
+// The learning rate of a (1-based) epoch under the configured schedule.
+float scheduled_lr(const TrainConfig& c, int epoch) {
+  if (c.schedule == "step") {
+    return c.lr * std::pow(c.gamma, static_cast<float>((epoch - 1) / c.step_epochs));
+  }
+  if (c.schedule == "cosine") {
+    const double progress = c.epochs > 1 ? static_cast<double>(epoch - 1) / (c.epochs - 1) : 0.0;
+    return static_cast<float>(c.min_lr + 0.5 * (c.lr - c.min_lr) * (1.0 + std::cos(M_PI * progress)));
+  }
+  return c.lr;
+}
 
 class Trainer {
  public:
@@ -64,6 +77,8 @@ class Trainer {
   size_t forward_ops_;  // ops run in training (the final softmax is fused into cross-entropy)
   int pred_tensor_;     // logits (cross-entropy) or output (MSE)
   int64_t in_width_, pred_width_;
+  bool augment_;
+  Shape sample_shape_;  // of the input, for augmentation
   std::vector<int> param_tensors_;
   std::vector<int64_t> param_offset_;  // per tensor index; -1 if not a parameter
   FloatBuffer params_;                 // every tensor starts on a 64-byte boundary
@@ -75,6 +90,7 @@ class Trainer {
   struct ParamRange {
     int64_t lo, hi;
     bool summed;
+    bool decay;  // weight matrices and kernels get L2 weight decay; biases and scales do not
   };
   std::vector<ParamRange> ranges_;
   std::vector<std::vector<Bound>> bound_;  // [thread][op]
@@ -128,6 +144,8 @@ Trainer::Trainer(Model& model, const TrainConfig& config, const TrainData& data,
   pred_tensor_ = fused ? last.inputs[0] : model.outputs[0];
   in_width_ = model.input().sample_size();
   pred_width_ = model.tensor(pred_tensor_).sample_size();
+  augment_ = config.augment.any();
+  sample_shape_ = model.input().sample_shape();
 
   param_offset_.assign(model.tensors.size(), -1);
   for (size_t t = 0; t < model.tensors.size(); ++t) {
@@ -234,7 +252,7 @@ void Trainer::bind_all() {
   for (int t : param_tensors_) {
     const int64_t lo = param_offset_[static_cast<size_t>(t)];
     ranges_.push_back({lo, lo + static_cast<int64_t>(align_floats(m.tensor(t).f32.size())),
-                       summed[static_cast<size_t>(t)]});
+                       summed[static_cast<size_t>(t)], m.tensor(t).shape.size() >= 2});
   }
 }
 
@@ -267,6 +285,7 @@ void Trainer::run_epoch(int thread, int epoch) {
   const int64_t plo = align_floats(static_cast<size_t>(n_params * thread / threads_));
   const int64_t phi = thread == threads_ - 1 ? n_params
                                              : align_floats(static_cast<size_t>(n_params * (thread + 1) / threads_));
+  FloatBuffer aug_scratch(augment_ ? static_cast<size_t>(in_width_) : 0);
   for (int64_t s = 0; s < steps; ++s) {
     const int64_t b0 = s * batch, n_batch = std::min(batch, rows - b0);
     const int64_t lo = n_batch * thread / threads_, hi = n_batch * (thread + 1) / threads_;
@@ -276,6 +295,11 @@ void Trainer::run_epoch(int thread, int epoch) {
       const int64_t src = order_[static_cast<size_t>(b0 + r)];
       std::memcpy(x + r * in_width_, data_.x + src * in_width_, sizeof(float) * static_cast<size_t>(in_width_));
       std::memcpy(targets_.data() + r * y_width, data_.y + src * y_width, sizeof(float) * static_cast<size_t>(y_width));
+      if (augment_) {
+        // One stream per (epoch, training row): independent of batches and threads.
+        Rng rng(mix_seed(mix_seed(seed_, 0x417547ull + static_cast<uint64_t>(epoch)), static_cast<uint64_t>(src)));
+        augment_sample(config_.augment, sample_shape_, x + r * in_width_, aug_scratch.data(), rng);
+      }
     }
     const uint64_t step_seed = mix_seed(seed_, static_cast<uint64_t>(step_counter_ + s));
     for (size_t i = 0; i < forward_ops_; ++i) {
@@ -344,7 +368,9 @@ void Trainer::run_epoch(int thread, int epoch) {
     barrier_->wait();
     for (const ParamRange& r : ranges_) {
       const int64_t a = std::max(r.lo, plo), z = std::min(r.hi, phi);
-      if (a < z) optimizer_->update(params_.data(), grad_ptrs_.data(), r.summed ? threads_ : 1, a, z);
+      if (a < z) {
+        optimizer_->update(params_.data(), grad_ptrs_.data(), r.summed ? threads_ : 1, a, z, r.decay);
+      }
     }
     if (thread == 0) {
       epoch_loss_ += loss;
@@ -380,6 +406,7 @@ TrainResult Trainer::run() {
   double best_val = INFINITY;
   int since_best = 0;
   for (int epoch = 1; epoch <= config_.epochs; ++epoch) {
+    optimizer_->set_lr(scheduled_lr(config_, epoch));
     if (config_.shuffle) {
       order_ = shuffle_rng.permutation(data_.rows);
     } else {
