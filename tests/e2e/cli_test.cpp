@@ -4,6 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstring>
+#include <vector>
+
 #include "test_util.h"
 
 using nlohmann::json;
@@ -200,8 +203,10 @@ TEST_CASE("a corrupted model file is refused by every command", "[e2e]") {
   std::string bytes = read_text(model);
   bytes[bytes.size() / 2] ^= 0x10;  // one flipped bit in the middle (a weight or the graph)
   write_text(model, bytes);
-  for (const std::string cmd : {"info " + model, "eval " + model + " --data " + kTasks + "linear.csv",
-                                "predict " + model + " --data " + kTasks + "linear.csv"}) {
+  const std::vector<std::string> commands = {
+      "info " + model, "eval " + model + " --data " + kTasks + "linear.csv",
+      "predict " + model + " --data " + kTasks + "linear.csv"};
+  for (const std::string& cmd : commands) {
     const auto r = run_tinyc(cmd);
     CHECK(r.exit_code == 2);
     check_one_line_error(r, "lin.tinyc");
