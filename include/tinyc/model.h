@@ -141,7 +141,8 @@ struct Model {
   const Tensor& tensor(int index) const { return tensors.at(static_cast<size_t>(index)); }
   const Tensor& input() const { return tensor(inputs.at(0)); }
   const Tensor& output() const { return tensor(outputs.at(0)); }
-  // True when any weight is stored as int8 (a quantized model).
+  // True when any weight is stored as int8, or the graph input is int8 (a quantized model; a
+  // graph of pools and reshapes has no weights).
   bool is_quantized() const;
   bool operator==(const Model& o) const;
 };

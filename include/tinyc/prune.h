@@ -33,6 +33,10 @@ struct PruneReport {
   double sparsity = 0.0;         // achieved, over the pruned tensors
   int64_t pruned_params = 0;     // weights in the pruned tensors
   int64_t zero_params = 0;       // of which zero
+  // Structured pruning only: units and filters removed, and the model's parameter counts.
+  int64_t removed_units = 0;
+  int64_t params_before = 0;
+  int64_t params_after = 0;
 };
 
 // Prunes the weight matrices of dense layers (biases stay). `data` holds preprocessed training
@@ -40,5 +44,16 @@ struct PruneReport {
 // for a quantized model.
 Model prune_model(const Model& model, const PruneOptions& options, const TrainData* data,
                   PruneReport* report);
+
+// Structured pruning (--structured): in every dense or conv2d layer whose output reaches
+// exactly one dense or conv2d through channel-preserving ops (activation, dropout, pools,
+// global_avg_pool2d, flatten), removes floor(S x units) units or filters (at least one stays)
+// with the smallest L2 weight norm, together with their bias entries and the matching input
+// columns or channels of the consumer; the model gets genuinely fewer parameters, MACs and
+// arena bytes. Then fine-tunes for options.epochs with the spec's optimizer (no masks: the
+// smaller model trains as any other). report->sparsity is the fraction of parameters removed.
+// Throws Error(kUnsupported) for a quantized model or when nothing can be removed.
+Model prune_structured(const Model& model, const PruneOptions& options, const TrainData* data,
+                       PruneReport* report);
 
 }  // namespace tinyc

@@ -21,9 +21,24 @@
 //    float product: requant_multiplier(in, w, out, /*per_channel=*/scale.size() > 1). The fused
 //    activation (attribute "activation": none | relu | relu6) becomes the output clamp
 //    (activation_range_int8).
+//  - conv2d weights (input 1, shape (filters, kh, kw, in_ch)): as dense, per output channel
+//    along quant.axis = 0 (scale[f] = max|w[f, :, :, :]| / 127). depthwise_conv2d weights
+//    (shape (1, kh, kw, C * M)): per output channel along the LAST axis, quant.axis = 3
+//    (scale[o] = max|w[0, :, :, o]| / 127). Their biases (shape (filters) or (C * M)) are
+//    int32 as dense's, quant.axis = 0, scale[c] = float(in_scale * w_scale[c]).
+//  - Requantization of conv2d and depthwise_conv2d: M_c = double(in_scale) *
+//    double(w_scale[c]) / double(out_scale) for every channel, a single weight scale broadcast
+//    (TFLM PopulateConvolutionQuantizationParams; no float product, unlike dense's per-tensor
+//    path). Taps in the padding are skipped (they would add (zp - zp) * w = 0). Fused
+//    activation as for dense.
 //  - Fixed output parameters: softmax and activation(sigmoid) (1/256, -128); activation(tanh)
-//    (1/128, 0). flatten, dropout and activation(none | relu | relu6) outputs share their
-//    input's parameters.
+//    (1/128, 0). max_pool2d, avg_pool2d, global_avg_pool2d, reshape, flatten, dropout and
+//    activation(none | relu | relu6) outputs share their input's parameters. avg_pool2d and
+//    global_avg_pool2d divide the raw int8 window sum by the count of in-image positions,
+//    rounding half away from zero (TFLite AVERAGE_POOL_2D; global_avg_pool2d is an H x W
+//    average pool followed by a reshape, not TFLM's MEAN kernel).
+//  - batch_norm does not appear: quantize_model folds it into the conv2d, depthwise_conv2d or
+//    dense before it (fold_batch_norm, tinyc/transform.h) and refuses one it cannot fold.
 //  - Model::is_quantized() is true (some weight is int8).
 #pragma once
 
@@ -69,6 +84,8 @@ Model quantize_model(const Model& model, const float* raw_inputs, const float* t
 // against the float model on the same rows, and the metric when only that layer is quantized
 // (simulated in float: its weights dequantized from int8, its output quantize-dequantized
 // with the int8 tensor's parameters; the "input" row quantizes only the graph input).
+// `float_model` must have the graph `quantized` came from: fold its batch_norm first
+// (fold_batch_norm), as quantize_model does.
 struct LayerQuantError {
   std::string name;
   std::string type;

@@ -1,5 +1,5 @@
-// tinyc compress M --data D -o OUT [--prune S] [--quantize int8]: makes a trained model
-// smaller (prune with fine-tuning, then quantize) and reports before/after sizes and test
+// tinyc compress M --data D -o OUT [--prune S [--structured]] [--quantize int8]: makes a trained
+// model smaller (prune with fine-tuning, then quantize) and reports before/after sizes and test
 // metrics (DESIGN.md §3).
 #include <fmt/format.h>
 
@@ -9,6 +9,7 @@
 #include "tinyc/prune.h"
 #include "tinyc/quantize.h"
 #include "tinyc/train.h"
+#include "tinyc/transform.h"
 
 namespace tinyc::cli {
 namespace {
@@ -56,7 +57,7 @@ void register_compress(CLI::App& app) {
     float lr = -1.0f;
     uint64_t seed = 0;
     int threads = 0;
-    bool json = false, explain = false;
+    bool json = false, explain = false, structured = false;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("model", a->model, "Trained float model (.tinyc)")->required();
@@ -69,6 +70,10 @@ void register_compress(CLI::App& app) {
                   "Magnitude pruning of dense weights to this sparsity "
                   "(fraction of zeros, e.g. 0.8), gradual over the fine-tuning epochs")
       ->check(CLI::Range(0.0, 0.999));
+  cmd->add_flag("--structured", a->structured,
+                "With --prune S: remove whole dense units and conv2d filters (fraction S per "
+                "layer, smallest L2 norm) and shrink the layers after them; fine-tunes with "
+                "the spec's optimizer");
   cmd->add_option("--prune-scope", a->scope, "Sparsity per layer, or one global threshold")
       ->check(CLI::IsMember({"layer", "global"}))
       ->capture_default_str();
@@ -148,7 +153,8 @@ void register_compress(CLI::App& app) {
       po.seed = a->seed;
       po.threads = a->threads;
       PruneReport pr;
-      current = prune_model(current, po, &td, &pr);
+      current = a->structured ? prune_structured(current, po, &td, &pr)
+                              : prune_model(current, po, &td, &pr);
       after = measure(current, tx, ty, test_n);
       const Evaluated& e = after;
       nlohmann::json stage;
@@ -159,16 +165,31 @@ void register_compress(CLI::App& app) {
       stage["schedule"] = pr.schedule;
       stage["nonzero_params"] = e.stats.nonzero_params;
       stage["metrics"] = metrics_json(m.task, e.metrics);
+      stage["structured"] = a->structured;
+      if (a->structured) {
+        stage["removed_units"] = pr.removed_units;
+        stage["params"] = pr.params_after;
+      }
       stages.push_back(stage);
-      lines.push_back(fmt::format(
-          "prune: {:.1f}% of dense weights zero ({}), {} fine-tuning "
-          "epochs; {}",
-          100.0 * pr.sparsity, a->scope, a->finetune_epochs, metrics_text(m.task, e.metrics)));
+      lines.push_back(
+          a->structured
+              ? fmt::format("prune (structured): {} units/filters removed, params {} -> {} "
+                            "({:.1f}% fewer), {} fine-tuning epochs; {}",
+                            pr.removed_units, pr.params_before, pr.params_after,
+                            100.0 * pr.sparsity, a->finetune_epochs,
+                            metrics_text(m.task, e.metrics))
+              : fmt::format("prune: {:.1f}% of dense weights zero ({}), {} fine-tuning "
+                            "epochs; {}",
+                            100.0 * pr.sparsity, a->scope, a->finetune_epochs,
+                            metrics_text(m.task, e.metrics)));
     }
     if (!a->quantize.empty()) {
       QuantizeOptions qo;
       parse_calibration_method(a->method, &qo.method);
       QuantizeReport report;
+      // batch_norm folds into the layer before it (quantize_model would fold it too); folded
+      // here so that the debugger compares the same graphs.
+      fold_batch_norm(current);
       const Model float_model = current;
       current = quantize_model(current, cx.data(), cy.data(),
                                static_cast<int64_t>(calib_rows.size()), qo, &report);

@@ -1,5 +1,6 @@
 // Post-training int8 quantization: calibrate activation ranges on sample inputs, quantize
 // weights per output channel, and produce the representation documented in tinyc/quantize.h.
+// batch_norm is folded into the layer before it first (tinyc/transform.h).
 #include "tinyc/quantize.h"
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "layers/activation_fn.h"
 #include "tinyc/error.h"
 #include "tinyc/quant_math.h"
+#include "tinyc/transform.h"
 
 namespace tinyc {
 namespace {
@@ -68,6 +70,12 @@ Range mse_range(const std::vector<float>& v) {
 bool op_supported(OpType type) {
   switch (type) {
     case OpType::kDense:
+    case OpType::kConv2d:
+    case OpType::kDepthwiseConv2d:
+    case OpType::kMaxPool2d:
+    case OpType::kAvgPool2d:
+    case OpType::kGlobalAvgPool2d:
+    case OpType::kReshape:
     case OpType::kFlatten:
     case OpType::kDropout:
     case OpType::kActivation:
@@ -83,22 +91,38 @@ void set_activation(Tensor& t, QuantParams p) {
   t.quant.axis = -1;
 }
 
-// Weights (units, in) -> int8 symmetric per output channel; bias -> int32 at in_scale * w_scale.
-void quantize_dense_weights(Tensor& w, Tensor& b, float in_scale) {
-  const int64_t units = w.shape[0], in = w.shape[1];
+// The output channel of element i of a weight tensor quantized along `axis`.
+struct ChannelIndex {
+  int64_t inner = 1;     // elements per step of the axis (product of the later dimensions)
+  int64_t channels = 1;  // shape[axis]
+  int64_t operator()(int64_t i) const { return (i / inner) % channels; }
+};
+ChannelIndex channel_index(const Shape& shape, int axis) {
+  ChannelIndex ix;
+  ix.channels = shape[static_cast<size_t>(axis)];
+  for (size_t d = static_cast<size_t>(axis) + 1; d < shape.size(); ++d) ix.inner *= shape[d];
+  return ix;
+}
+
+// Weights -> int8 symmetric per output channel along `axis` (dense, conv2d: 0; depthwise: 3);
+// bias -> int32 at in_scale * w_scale[c].
+void quantize_weights(Tensor& w, Tensor& b, float in_scale, int axis) {
+  const ChannelIndex ch = channel_index(w.shape, axis);
+  const int64_t units = ch.channels, count = static_cast<int64_t>(w.f32.size());
+  std::vector<float> max_abs(static_cast<size_t>(units), 0.0f);
+  for (int64_t i = 0; i < count; ++i) {
+    float& m = max_abs[static_cast<size_t>(ch(i))];
+    m = std::max(m, std::fabs(w.f32[static_cast<size_t>(i)]));
+  }
   std::vector<float> scales(static_cast<size_t>(units));
-  std::vector<int32_t> q(static_cast<size_t>(units * in));
   for (int64_t c = 0; c < units; ++c) {
-    const float* row = w.f32.data() + c * in;
-    float m = 0.0f;
-    for (int64_t i = 0; i < in; ++i) m = std::max(m, std::fabs(row[i]));
-    const float s = m > 0.0f ? m / 127.0f : 1.0f;
-    scales[static_cast<size_t>(c)] = s;
-    for (int64_t i = 0; i < in; ++i) {
-      const float v = std::round(row[i] / s);
-      q[static_cast<size_t>(c * in + i)] =
-          static_cast<int32_t>(std::min(std::max(v, -127.0f), 127.0f));
-    }
+    const float m = max_abs[static_cast<size_t>(c)];
+    scales[static_cast<size_t>(c)] = m > 0.0f ? m / 127.0f : 1.0f;
+  }
+  std::vector<int32_t> q(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) {
+    const float v = std::round(w.f32[static_cast<size_t>(i)] / scales[static_cast<size_t>(ch(i))]);
+    q[static_cast<size_t>(i)] = static_cast<int32_t>(std::min(std::max(v, -127.0f), 127.0f));
   }
   std::vector<int32_t> qb(static_cast<size_t>(units));
   std::vector<float> bias_scales(static_cast<size_t>(units));
@@ -113,7 +137,7 @@ void quantize_dense_weights(Tensor& w, Tensor& b, float in_scale) {
   w.dtype = DType::kInt8;
   w.f32.clear();
   w.ints = std::move(q);
-  w.quant = Quantization{scales, std::vector<int64_t>(static_cast<size_t>(units), 0), 0};
+  w.quant = Quantization{scales, std::vector<int64_t>(static_cast<size_t>(units), 0), axis};
   b.dtype = DType::kInt32;
   b.f32.clear();
   b.ints = std::move(qb);
@@ -136,11 +160,14 @@ Model build_quantized(const Model& model, const std::vector<std::vector<float>>&
   for (Op& op : q.ops) {
     const int x = op.inputs[0], y = op.outputs[0];
     const QuantParams in = params[static_cast<size_t>(x)];
-    QuantParams out = in;  // flatten, dropout, activation none/relu/relu6
+    QuantParams out = in;  // pools, reshape, flatten, dropout, activation none/relu/relu6
     switch (op.type) {
       case OpType::kDense:
+      case OpType::kConv2d:
+      case OpType::kDepthwiseConv2d:
         out = calibrated(y);
-        quantize_dense_weights(q.tensor(op.inputs[1]), q.tensor(op.inputs[2]), in.scale);
+        quantize_weights(q.tensor(op.inputs[1]), q.tensor(op.inputs[2]), in.scale,
+                         op.type == OpType::kDepthwiseConv2d ? 3 : 0);
         break;
       case OpType::kSoftmax: out = {kProbabilityScale, kProbabilityZeroPoint}; break;
       case OpType::kActivation: {
@@ -205,10 +232,10 @@ Model with_dequantized_weights(const Model& f, const Model& q, size_t index) {
     const Tensor& qt = q.tensor(t);
     Tensor& ft = m.tensor(t);
     if (qt.dtype == DType::kFloat32 || qt.quant.scale.empty()) continue;
-    const size_t channels = qt.quant.scale.size();
-    const size_t per_channel = qt.ints.size() / channels;
+    const bool per_channel = qt.quant.scale.size() > 1 && qt.quant.axis >= 0;
+    const ChannelIndex ch = per_channel ? channel_index(qt.shape, qt.quant.axis) : ChannelIndex{};
     for (size_t i = 0; i < qt.ints.size(); ++i) {
-      const size_t c = channels > 1 ? i / per_channel : 0;
+      const auto c = static_cast<size_t>(per_channel ? ch(static_cast<int64_t>(i)) : 0);
       ft.f32[i] = static_cast<float>(static_cast<double>(qt.quant.scale[c]) * qt.ints[i]);
     }
   }
@@ -310,8 +337,10 @@ QuantParams choose_quant_params(float lo, float hi) {
   return p;
 }
 
-Model quantize_model(const Model& model, const float* raw_inputs, const float* targets,
+Model quantize_model(const Model& unfolded, const float* raw_inputs, const float* targets,
                      int64_t rows, const QuantizeOptions& options, QuantizeReport* report) {
+  Model model = unfolded;
+  fold_batch_norm(model);
   if (model.is_quantized()) {
     unsupported("model '{}' is already int8; quantize the float model it came from instead",
                 model.name);
@@ -321,6 +350,13 @@ Model quantize_model(const Model& model, const float* raw_inputs, const float* t
                 model.name);
   }
   for (const Op& op : model.ops) {
+    if (op.type == OpType::kBatchNorm) {
+      unsupported(
+          "layer '{}': a batch_norm that cannot be folded into the conv2d, depthwise_conv2d or "
+          "dense before it (no fused activation, sole consumer) has no int8 kernel; keep this "
+          "model float32",
+          op.name);
+    }
     if (!op_supported(op.type) || op.inputs.empty() || op.outputs.size() != 1) {
       unsupported(
           "layer '{}': int8 quantization of op type '{}' is not supported yet; keep "

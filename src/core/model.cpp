@@ -129,7 +129,8 @@ bool Model::is_quantized() const {
   for (const auto& t : tensors) {
     if (t.role == TensorRole::kWeight && t.dtype == DType::kInt8) return true;
   }
-  return false;
+  return !inputs.empty() && inputs[0] >= 0 && static_cast<size_t>(inputs[0]) < tensors.size() &&
+         input().dtype == DType::kInt8;
 }
 
 bool Model::operator==(const Model& o) const {

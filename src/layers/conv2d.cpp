@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "layers/activation_fn.h"
+#include "layers/int8_util.h"
 #include "layers/window.h"
 
 namespace tinyc {
@@ -164,6 +165,56 @@ class Conv2dLayer : public Layer {
     dp.noalias() = w.transpose() * dz;
     for (int64_t r = 0; r < b.n; ++r) {
       col2im_add(c.g, b.scratch + r * c.g.out_pixels() * c.k, b.din[0] + r * c.g.in_size());
+    }
+  }
+
+  // TFLite CONV_2D int8 (reference_integer_ops::ConvPerChannel): for output channel f,
+  //   acc = sum over in-image taps (x - x_zp) w_f + b_f;  y = clamp(mbqm(acc, M_f) + y_zp)
+  // Taps in the padding are skipped, which is what a zero (x - x_zp) contributes here: each
+  // pixel's patch is gathered once with x - x_zp (0 in the padding), then dotted with every
+  // filter. Integer sums are exact, so the order does not matter.
+  // x: (n, H, W, C) int8  w: (F, kh, kw, C) int8  b: (F) int32  y: (n, OH, OW, F) int8
+  void forward_int8(const Int8Binding& b) const override {
+    const Op& op = *b.op;
+    const ConvGeometry c = conv_geometry(op, b.in_tensors[0]->shape, b.in_tensors[1]->shape);
+    const Window& g = c.g;
+    const Tensor& wt = *b.in_tensors[1];
+    const Tensor& bt = *b.in_tensors[2];
+    const TensorQuant xq = activation_quant(op, *b.in_tensors[0]);
+    const TensorQuant yq = activation_quant(op, *b.out_tensors[0]);
+    const std::vector<QuantizedMultiplier> mult =
+        conv_multipliers(op, wt, bt, c.filters, xq, yq);
+    const ActivationRange range = fused_range_int8(op, yq);
+    const int64_t c_in = g.in_c;
+    std::vector<int32_t> patch(static_cast<size_t>(c.k));
+    int8_t* y = b.out[0];
+    for (int64_t r = 0; r < b.n; ++r) {
+      const int8_t* x = b.in[0] + r * g.in_size();
+      for (int oy = 0; oy < g.out_h; ++oy) {
+        for (int ox = 0; ox < g.out_w; ++ox, y += c.filters) {
+          int32_t* p = patch.data();
+          for (int ky = 0; ky < g.k_h; ++ky) {
+            const int iy = oy * g.stride_h - g.pad_top + ky;
+            for (int kx = 0; kx < g.k_w; ++kx, p += c_in) {
+              const int ix = ox * g.stride_w - g.pad_left + kx;
+              if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) {
+                std::fill(p, p + c_in, 0);
+                continue;
+              }
+              const int8_t* xp = x + (static_cast<int64_t>(iy) * g.in_w + ix) * c_in;
+              for (int64_t ch = 0; ch < c_in; ++ch) p[ch] = xp[ch] - xq.zero_point;
+            }
+          }
+          for (int64_t f = 0; f < c.filters; ++f) {
+            const int32_t* __restrict wp = wt.ints.data() + f * c.k;
+            const int32_t* __restrict pp = patch.data();
+            int32_t acc = 0;
+            for (int64_t i = 0; i < c.k; ++i) acc += pp[i] * wp[i];
+            acc += bt.ints[static_cast<size_t>(f)];
+            y[f] = requantize(acc, mult[static_cast<size_t>(f)], yq.zero_point, range);
+          }
+        }
+      }
     }
   }
 };

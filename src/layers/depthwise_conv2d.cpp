@@ -6,10 +6,12 @@
 // Direct loops rather than im2col: a depthwise layer does kh * kw MACs per output value, too
 // few for a GEMM to pay for the patch copies. The innermost loop runs over channels, which are
 // contiguous in NHWC, so it vectorizes.
+#include <algorithm>
 #include <cstring>
 #include <string>
 
 #include "layers/activation_fn.h"
+#include "layers/int8_util.h"
 #include "layers/window.h"
 
 namespace tinyc {
@@ -159,6 +161,51 @@ class DepthwiseConv2dLayer : public Layer {
                 }
               }
             }
+          }
+        }
+      }
+    }
+  }
+
+  // TFLite DEPTHWISE_CONV_2D int8 (reference_integer_ops::DepthwiseConvPerChannel): output
+  // channel o = c * M + m, acc = sum over in-image taps (x[c] - x_zp) w[ky, kx, o] + b[o];
+  // y = clamp(mbqm(acc, M_o) + y_zp). Taps in the padding are skipped.
+  // x: (n, H, W, C) int8  w: (1, kh, kw, C * M) int8  b: (C * M) int32  y: (n, OH, OW, C * M)
+  void forward_int8(const Int8Binding& b) const override {
+    const Op& op = *b.op;
+    const DepthwiseGeometry d = depthwise_geometry(op, b.in_tensors[0]->shape, b.in_tensors[1]->shape);
+    const Window& g = d.g;
+    const Tensor& wt = *b.in_tensors[1];
+    const Tensor& bt = *b.in_tensors[2];
+    const TensorQuant xq = activation_quant(op, *b.in_tensors[0]);
+    const TensorQuant yq = activation_quant(op, *b.out_tensors[0]);
+    const std::vector<QuantizedMultiplier> mult = conv_multipliers(op, wt, bt, d.out_c, xq, yq);
+    const ActivationRange range = fused_range_int8(op, yq);
+    const int64_t c_in = g.in_c, c_out = d.out_c, m = d.mult;
+    std::vector<int32_t> acc(static_cast<size_t>(c_out));
+    int8_t* y = b.out[0];
+    for (int64_t r = 0; r < b.n; ++r) {
+      const int8_t* x = b.in[0] + r * g.in_size();
+      for (int oy = 0; oy < g.out_h; ++oy) {
+        for (int ox = 0; ox < g.out_w; ++ox, y += c_out) {
+          std::copy(bt.ints.begin(), bt.ints.end(), acc.begin());
+          for (int ky = 0; ky < g.k_h; ++ky) {
+            const int iy = oy * g.stride_h - g.pad_top + ky;
+            if (iy < 0 || iy >= g.in_h) continue;
+            for (int kx = 0; kx < g.k_w; ++kx) {
+              const int ix = ox * g.stride_w - g.pad_left + kx;
+              if (ix < 0 || ix >= g.in_w) continue;
+              const int8_t* xp = x + (static_cast<int64_t>(iy) * g.in_w + ix) * c_in;
+              const int32_t* wp = wt.ints.data() + (static_cast<int64_t>(ky) * g.k_w + kx) * c_out;
+              for (int64_t c = 0; c < c_in; ++c) {
+                const int32_t xv = xp[c] - xq.zero_point;
+                for (int64_t j = 0; j < m; ++j) acc[static_cast<size_t>(c * m + j)] += xv * wp[c * m + j];
+              }
+            }
+          }
+          for (int64_t o = 0; o < c_out; ++o) {
+            y[o] = requantize(acc[static_cast<size_t>(o)], mult[static_cast<size_t>(o)],
+                              yq.zero_point, range);
           }
         }
       }

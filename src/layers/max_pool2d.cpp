@@ -10,6 +10,7 @@
 #include <cstring>
 #include <limits>
 
+#include "layers/int8_util.h"
 #include "layers/window.h"
 
 namespace tinyc {
@@ -46,6 +47,33 @@ class MaxPool2dLayer : public Layer {
               if (ix < 0 || ix >= g.in_w) continue;
               const float* __restrict xp = x + (static_cast<int64_t>(iy) * g.in_w + ix) * c_n;
               for (int64_t c = 0; c < c_n; ++c) yp[c] = std::max(yp[c], xp[c]);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // TFLite MAX_POOL_2D int8: the maximum of the in-image window values, clamped to the
+  // (unfused: full) activation range; the output shares the input's parameters.
+  void forward_int8(const Int8Binding& b) const override {
+    require_same_quant(*b.op, *b.in_tensors[0], *b.out_tensors[0]);
+    const Window g = pool_window(*b.op, b.in_tensors[0]->shape);
+    const int64_t c_n = g.in_c;
+    int8_t* y = b.out[0];
+    for (int64_t r = 0; r < b.n; ++r) {
+      const int8_t* x = b.in[0] + r * g.in_size();
+      for (int oy = 0; oy < g.out_h; ++oy) {
+        for (int ox = 0; ox < g.out_w; ++ox, y += c_n) {
+          std::fill(y, y + c_n, static_cast<int8_t>(-128));
+          for (int ky = 0; ky < g.k_h; ++ky) {
+            const int iy = oy * g.stride_h - g.pad_top + ky;
+            if (iy < 0 || iy >= g.in_h) continue;
+            for (int kx = 0; kx < g.k_w; ++kx) {
+              const int ix = ox * g.stride_w - g.pad_left + kx;
+              if (ix < 0 || ix >= g.in_w) continue;
+              const int8_t* xp = x + (static_cast<int64_t>(iy) * g.in_w + ix) * c_n;
+              for (int64_t c = 0; c < c_n; ++c) y[c] = std::max(y[c], xp[c]);
             }
           }
         }

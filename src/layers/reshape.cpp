@@ -3,6 +3,7 @@
 // inferred from the element count, as in TFLite's RESHAPE.
 #include <cstring>
 
+#include "layers/int8_util.h"
 #include "layers/layer_util.h"
 
 namespace tinyc {
@@ -52,6 +53,9 @@ class ReshapeLayer : public Layer {
     if (b.out[0] == b.in[0]) return;
     std::memcpy(b.out[0], b.in[0], sizeof(float) * static_cast<size_t>(b.n * per_sample(b.out_tensors[0]->shape)));
   }
+
+  // int8: the values pass unchanged; the output shares the input's quantization.
+  void forward_int8(const Int8Binding& b) const override { forward_int8_identity(b); }
 
   void backward(const OpBinding& b) const override {
     if (b.din[0] == nullptr) return;
