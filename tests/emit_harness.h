@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -22,6 +23,7 @@
 
 #include "test_util.h"
 #include "tinyc/data.h"
+#include "tinyc/fileio.h"
 
 namespace tinyc_test {
 
@@ -50,9 +52,13 @@ inline bool have_program(const std::string& name) {
 struct ReferenceModel {
   std::string name;     // "sine"
   std::string path;     // the trained .tinyc
-  std::string data;     // its CSV
+  std::string data;     // its CSV or IDX directory
   bool int8 = false;    // quantized
+  bool cnn = false;     // a CNN: its float arena does not fit cortex-m0plus
 };
+
+// Fashion-MNIST (Debian's dataset-fashion-mnist): fashion_cnn is a reference model where it is.
+constexpr const char* kFashionDir = "/usr/share/datasets/fashion-mnist";
 
 // `tinyc predict M --data CSV --limit N --json` of an int8 model: float outputs (dequantized)
 // and int8 outputs.
@@ -80,7 +86,9 @@ inline void check_exact(const std::vector<std::vector<float>>& actual,
 }
 
 // The reference models the emit tests use, trained once per process for a few epochs (the
-// tests check agreement, not accuracy).
+// tests check agreement, not accuracy): the dense ones float and int8, then the float CNNs
+// (kws_like on `tinyc data kws`, fashion_cnn one epoch on Fashion-MNIST, when installed), then
+// their int8 versions.
 inline const std::vector<ReferenceModel>& reference_models() {
   static TempDir dir;
   static const std::vector<ReferenceModel> models = [] {
@@ -104,16 +112,55 @@ inline const std::vector<ReferenceModel>& reference_models() {
       if (r.exit_code != 0) throw std::runtime_error("quantizing " + q.name + " failed: " + r.err);
       list.push_back(q);
     }
+    std::vector<ReferenceModel> cnns = {{"kws_like", dir.file("kws_like.tinyc"), dir.file("kws.csv")}};
+    const RunResult kws = run_tinyc("data kws --seed 1 -o " + cnns[0].data);
+    if (kws.exit_code != 0) throw std::runtime_error("tinyc data kws failed: " + kws.err);
+    if (tinyc::file_exists(kFashionDir)) {
+      cnns.push_back({"fashion_cnn", dir.file("fashion_cnn.tinyc"), kFashionDir});
+    }
+    for (ReferenceModel& m : cnns) {
+      m.cnn = true;
+      const RunResult r = run_tinyc(fmt::format("train {}/models/{}.json --data {} -o {} --epochs {} "
+                                                "--threads 2", TINYC_SOURCE_DIR, m.name, m.data,
+                                                m.path, m.name == "kws_like" ? 3 : 1));
+      if (r.exit_code != 0) throw std::runtime_error("training " + m.name + " failed: " + r.err);
+      list.push_back(m);
+    }
+    for (const ReferenceModel& m : cnns) {
+      ReferenceModel q = m;
+      q.path = dir.file(q.name + "_int8.tinyc");
+      q.int8 = true;
+      const RunResult r = run_tinyc(fmt::format("compress {} --data {} -o {} --quantize int8",
+                                                m.path, m.data, q.path));
+      if (r.exit_code != 0) throw std::runtime_error("quantizing " + q.name + " failed: " + r.err);
+      list.push_back(q);
+    }
     return list;
   }();
   return models;
 }
 
-// The first `cases` rows of a CSV's features, row-major.
-inline std::vector<float> csv_inputs(const std::string& csv, int64_t cases) {
-  const tinyc::Dataset d = tinyc::load_data(csv);
-  cases = std::min(cases, d.rows);
-  return std::vector<float>(d.x.begin(), d.x.begin() + cases * d.features);
+// The first `cases` (at most 64) rows of a data set's features, row-major: the rows that
+// `tinyc predict --data` reads (every row of a CSV, the t10k rows of an IDX directory); each
+// data set is read once per process.
+inline std::vector<float> csv_inputs(const std::string& data, int64_t cases) {
+  static std::map<std::string, std::pair<std::vector<float>, int64_t>> first_rows;
+  auto it = first_rows.find(data);
+  if (it == first_rows.end()) {
+    const tinyc::Dataset d = tinyc::load_data(data);
+    const bool idx = d.source_line.empty() &&
+                     std::find(d.split.begin(), d.split.end(), tinyc::SplitTag::kTest) != d.split.end();
+    std::vector<float> x;
+    for (int64_t r = 0; r < d.rows && static_cast<int64_t>(x.size()) < 64 * d.features; ++r) {
+      if (idx && d.split[static_cast<size_t>(r)] != tinyc::SplitTag::kTest) continue;
+      x.insert(x.end(), d.x.begin() + r * d.features, d.x.begin() + (r + 1) * d.features);
+    }
+    it = first_rows.emplace(data, std::make_pair(std::move(x), d.features)).first;
+  }
+  const std::vector<float>& x = it->second.first;
+  const int64_t features = it->second.second;
+  cases = std::min(cases, static_cast<int64_t>(x.size()) / features);
+  return std::vector<float>(x.begin(), x.begin() + cases * features);
 }
 
 // `tinyc predict M --input-bin` on `inputs`: one output vector per case.

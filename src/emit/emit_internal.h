@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "emit/code_writer.h"
+#include "layers/activation_fn.h"
 #include "tinyc/model.h"
 #include "tinyc/target.h"
 
@@ -29,23 +30,35 @@ struct EmitContext {
   EmitContext(const Model& m, const Target& t) : model(m), target(t) {}
 
   // Writes `alignas(16) static const float NAME[d0][d1] = {...};` for a constant tensor (once)
-  // and returns its identifier (named after the tensor, e.g. dense_1_weights).
-  const std::string& constant_array(int tensor);
+  // and returns its identifier (named after the tensor, e.g. dense_1_weights). `rows` > 0
+  // chooses d0 (a divisor of the size); by default a tensor of rank >= 2 keeps its first
+  // dimension as rows and anything else is flat.
+  const std::string& constant_array(int tensor, int64_t rows = 0);
 };
 
 // How the memory planner may treat an op's output.
 enum class OpStorage : uint8_t {
   kNew,       // needs its own buffer (reads its input while writing)
-  kInPlace,   // element-wise: may overwrite its input when nothing else reads it later
-  kView,      // same data as its input (flatten, dropout at inference): no code at all
+  kInPlace,   // may overwrite its input when nothing else reads it later: the kernel writes
+              // each output value only after reading every input value that it and the
+              // outputs after it need (element-wise ops; pools without top/left padding)
+  kView,      // same data as its input (flatten, dropout at inference, reshape): no code
 };
 
-// Float kernels (kernels_float.cpp). Each writes the op's constants and one static function
-// `void fn(const float* x, float* y)` (x == y allowed for kInPlace ops). Throws
-// Error(kUnsupported) naming the op and target for op types it cannot emit.
-// Same for float and int8 kernels.
-OpStorage op_storage(const Op& op);
+// Float kernels (kernels_float.cpp, window ops in kernels_float_cnn.cpp). Each writes the op's
+// constants and one static function `void fn(const float* x, float* y)` (x == y allowed for
+// kInPlace ops). Throws Error(kUnsupported) naming the op and target for op types it cannot
+// emit. Same storage for float and int8 kernels.
+OpStorage op_storage(const Model& m, const Op& op);
 void emit_float_kernel(EmitContext& ctx, const Op& op, const std::string& fn);
+// conv2d, depthwise_conv2d, max_pool2d, avg_pool2d, global_avg_pool2d and batch_norm (the
+// ones emit could not fold into the op before them).
+void emit_float_cnn_kernel(EmitContext& ctx, const Op& op, const std::string& fn);
+// True when a pool over `op`'s input never reads an input value that an earlier output
+// position already overwrote in place (no top or left padding).
+bool pool_in_place(const Model& m, const Op& op);
+// The activation applied to `v`, an expression of type float.
+std::string float_activation_expr(ActKind kind, const std::string& v);
 // `void fn(const float* x, float* y)` copying `count` floats (a view that is a graph output).
 void emit_float_copy(EmitContext& ctx, const std::string& fn, int64_t count);
 // `void fn(const float* raw, float* x)`: the model's preprocessing over `features` values.
@@ -59,6 +72,12 @@ std::string preprocess_expr(EmitContext& ctx, const std::string& raw, int64_t fe
 // `int32_t* scratch`, word-aligned working memory in the arena while it runs.
 int64_t int8_scratch_bytes(const Target& target, const Model& m, const Op& op);
 void emit_int8_kernel(EmitContext& ctx, const Op& op, const std::string& fn);
+// conv2d, depthwise_conv2d and the pools (kernels_int8_cnn.cpp): portable loops.
+void emit_int8_cnn_kernel(EmitContext& ctx, const Op& op, const std::string& fn);
+// Writes `alignas(16) static const TYPE id[rows][cols]` (rows 0: flat) after a comment line
+// and returns the identifier (made unique from `name`); counts the bytes as weights.
+std::string int_array(EmitContext& ctx, const std::string& name, const char* type, int type_bytes,
+                      const std::vector<int64_t>& values, int64_t rows, const std::string& comment);
 void emit_int8_copy(EmitContext& ctx, const std::string& fn, int64_t count);
 // The static fixed-point helper functions the int8 kernels call (empty when none is needed).
 std::string int8_helpers(bool requantize, bool softmax, bool dsp);

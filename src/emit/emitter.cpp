@@ -14,6 +14,7 @@
 #include "tinyc/fileio.h"
 #include "tinyc/layer.h"
 #include "tinyc/model_file.h"
+#include "tinyc/transform.h"
 #include "tinyc/version.h"
 
 namespace tinyc {
@@ -120,7 +121,7 @@ Plan plan_tensors(const Model& m, int64_t elem_bytes, bool preprocess_in_arena,
     const int in = op.inputs.empty() ? -1 : op.inputs[0];
     const Slot in_slot = in >= 0 ? p.slots[static_cast<size_t>(in)] : Slot{};
     Slot& s = p.slots[static_cast<size_t>(out)];
-    const OpStorage storage = op_storage(op);
+    const OpStorage storage = op_storage(m, op);
     if (storage == OpStorage::kView && in >= 0 && in_slot.kind != Slot::Kind::kOutput) {
       s = in_slot;
       s.alias_of = in;
@@ -176,7 +177,7 @@ void check_model(const Model& m, const Target& target, bool int8) {
 
 }  // namespace
 
-const std::string& EmitContext::constant_array(int tensor) {
+const std::string& EmitContext::constant_array(int tensor, int64_t rows) {
   auto it = arrays.find(tensor);
   if (it != arrays.end()) return it->second;
   const Tensor& t = model.tensor(tensor);
@@ -184,8 +185,9 @@ const std::string& EmitContext::constant_array(int tensor) {
   std::vector<std::string> items;
   items.reserve(t.f32.size());
   for (float v : t.f32) items.push_back(float_literal(v, "tensor '" + t.name + "'"));
-  // Matrices keep their rows (w[o][i] in the kernels); anything else is flat.
-  const int64_t rows = t.shape.size() >= 2 ? t.shape[0] : 0;
+  // Matrices keep their rows (w[o][i] in the kernels), conv weights their filters; anything
+  // else is flat unless the kernel asks for rows.
+  if (rows <= 0) rows = t.shape.size() >= 2 ? t.shape[0] : 0;
   const std::string dims = rows > 0 ? fmt::format("[{}][{}]", rows, t.size() / rows)
                                     : fmt::format("[{}]", t.size());
   src.linef("// {}: {} float32, {} bytes", t.name, shape_str(t.shape), t.size() * 4);
@@ -195,8 +197,18 @@ const std::string& EmitContext::constant_array(int tensor) {
   return arrays[tensor] = id;
 }
 
-EmittedCode emit_code(const Model& m, const EmitOptions& o, EmitReport* report) {
+EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* report) {
   const Target& target = target_by_name(o.target);
+  // Float batch_norm folds into the conv2d, depthwise_conv2d or dense before it (on a copy):
+  // no code and no arena buffer of its own. The others get a per-channel kernel.
+  Model folded;
+  const bool has_batch_norm = std::any_of(original.ops.begin(), original.ops.end(),
+                                          [](const Op& op) { return op.type == OpType::kBatchNorm; });
+  if (has_batch_norm && !original.is_quantized()) {
+    folded = original;
+    fold_batch_norm(folded);
+  }
+  const Model& m = has_batch_norm && !original.is_quantized() ? folded : original;
   std::string name = o.name;
   if (name.empty()) {
     std::set<std::string> none;
@@ -255,7 +267,7 @@ EmittedCode emit_code(const Model& m, const EmitOptions& o, EmitReport* report) 
                                                : "arena";
     if (s.buffer >= 0) lr.output_offset = plan.buffers[static_cast<size_t>(s.buffer)].offset;
     const int64_t before = ctx.weights_bytes;
-    const bool is_view = op_storage(op) == OpStorage::kView;
+    const bool is_view = op_storage(m, op) == OpStorage::kView;
     if (s.alias_of >= 0 && is_view) {
       lr.output = "alias";
     } else {
@@ -274,6 +286,14 @@ EmittedCode emit_code(const Model& m, const EmitOptions& o, EmitReport* report) 
     r.layers.push_back(lr);
   }
   r.code_bytes_estimate = kCodeBytesBase + kCodeBytesPerOp * static_cast<int64_t>(m.ops.size());
+  for (const Op& op : original.ops) {
+    const bool kept = std::any_of(m.ops.begin(), m.ops.end(),
+                                  [&](const Op& k) { return k.name == op.name; });
+    if (!kept) {
+      r.notes.push_back(fmt::format("{} '{}' folded into the layer before it",
+                                    op_type_name(op.type), op.name));
+    }
+  }
   if (!target.fpu && !int8) {
     r.notes.push_back(fmt::format("{} has no FPU: float32 runs in software floating point; "
                                   "quantize to int8 for speed", target.name));
@@ -348,7 +368,7 @@ EmittedCode emit_code(const Model& m, const EmitOptions& o, EmitReport* report) 
 
   ApiDesc api;
   api.name = name;
-  api.provenance = provenance(m, target, o);
+  api.provenance = provenance(original, target, o);
   api.int8 = int8;
   api.input_size = plan.input_size;
   api.output_size = plan.output_size;

@@ -13,18 +13,6 @@ namespace {
 
 std::string dims_str(const Shape& s) { return shape_str(s); }
 
-// The activation applied to a value named `v` (an expression of type float).
-std::string activation_expr(ActKind kind, const std::string& v) {
-  switch (kind) {
-    case ActKind::kNone: return v;
-    case ActKind::kRelu: return fmt::format("{0} > 0.0f ? {0} : 0.0f", v);
-    case ActKind::kRelu6: return fmt::format("{0} < 0.0f ? 0.0f : ({0} > 6.0f ? 6.0f : {0})", v);
-    case ActKind::kSigmoid: return fmt::format("1.0f / (1.0f + expf(-{}))", v);
-    case ActKind::kTanh: return fmt::format("tanhf({})", v);
-  }
-  return v;
-}
-
 void emit_dense(EmitContext& ctx, const Op& op, const std::string& fn) {
   const Model& m = ctx.model;
   const Tensor& w = m.tensor(op.inputs[1]);
@@ -44,7 +32,7 @@ void emit_dense(EmitContext& ctx, const Op& op, const std::string& fn) {
   if (act == ActKind::kNone) {
     ctx.src.line("y[o] = acc;");
   } else {
-    ctx.src.linef("y[o] = {};", activation_expr(act, "acc"));
+    ctx.src.linef("y[o] = {};", float_activation_expr(act, "acc"));
   }
   ctx.src.close();
   ctx.src.close();
@@ -59,7 +47,7 @@ void emit_activation(EmitContext& ctx, const Op& op, const std::string& fn) {
   ctx.src.open(fmt::format("static void {}(const float* x, float* y)", fn));
   ctx.src.open(fmt::format("for (int i = 0; i < {}; ++i)", n));
   ctx.src.line("const float v = x[i];");
-  ctx.src.linef("y[i] = {};", activation_expr(act, "v"));
+  ctx.src.linef("y[i] = {};", float_activation_expr(act, "v"));
   ctx.src.close();
   ctx.src.close();
 }
@@ -91,14 +79,31 @@ void emit_softmax(EmitContext& ctx, const Op& op, const std::string& fn) {
 
 }  // namespace
 
-OpStorage op_storage(const Op& op) {
+std::string float_activation_expr(ActKind kind, const std::string& v) {
+  switch (kind) {
+    case ActKind::kNone: return v;
+    case ActKind::kRelu: return fmt::format("{0} > 0.0f ? {0} : 0.0f", v);
+    case ActKind::kRelu6: return fmt::format("{0} < 0.0f ? 0.0f : ({0} > 6.0f ? 6.0f : {0})", v);
+    case ActKind::kSigmoid: return fmt::format("1.0f / (1.0f + expf(-{}))", v);
+    case ActKind::kTanh: return fmt::format("tanhf({})", v);
+  }
+  return v;
+}
+
+OpStorage op_storage(const Model& m, const Op& op) {
   switch (op.type) {
     case OpType::kFlatten:
     case OpType::kDropout:
+    case OpType::kReshape:
       return OpStorage::kView;
     case OpType::kActivation:
     case OpType::kSoftmax:
+    case OpType::kBatchNorm:
+    case OpType::kGlobalAvgPool2d:
       return OpStorage::kInPlace;
+    case OpType::kMaxPool2d:
+    case OpType::kAvgPool2d:
+      return pool_in_place(m, op) ? OpStorage::kInPlace : OpStorage::kNew;
     default:
       return OpStorage::kNew;
   }
@@ -109,6 +114,13 @@ void emit_float_kernel(EmitContext& ctx, const Op& op, const std::string& fn) {
     case OpType::kDense: return emit_dense(ctx, op, fn);
     case OpType::kActivation: return emit_activation(ctx, op, fn);
     case OpType::kSoftmax: return emit_softmax(ctx, op, fn);
+    case OpType::kConv2d:
+    case OpType::kDepthwiseConv2d:
+    case OpType::kMaxPool2d:
+    case OpType::kAvgPool2d:
+    case OpType::kGlobalAvgPool2d:
+    case OpType::kBatchNorm:
+      return emit_float_cnn_kernel(ctx, op, fn);
     default:
       unsupported("layer '{}' ({}) cannot be emitted for target '{}' yet (float32)", op.name,
                   op_type_name(op.type), ctx.target.name);

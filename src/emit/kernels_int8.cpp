@@ -32,21 +32,6 @@ ActQuant act_quant(const Op& op, const Tensor& t) {
   return {t.quant.scale[0], static_cast<int32_t>(t.quant.zero_point[0])};
 }
 
-// Writes `alignas(16) static const TYPE id[rows][cols]` (rows 0: flat) with a comment.
-std::string int_array(EmitContext& ctx, const std::string& name, const char* type, int type_bytes,
-                      const std::vector<int64_t>& values, int64_t rows, const std::string& comment) {
-  const std::string id = unique_identifier(name, &ctx.ids);
-  std::vector<std::string> items;
-  for (int64_t v : values) items.push_back(std::to_string(v));
-  const auto n = static_cast<int64_t>(values.size());
-  const std::string dims = rows > 0 ? fmt::format("[{}][{}]", rows, n / rows) : fmt::format("[{}]", n);
-  ctx.src.linef("// {}", comment);
-  ctx.src.raw(fmt::format("alignas(16) static const {} {}{} = {};\n", type, id, dims,
-                          initializer(items, rows, 0)));
-  ctx.weights_bytes += n * type_bytes;
-  return id;
-}
-
 void emit_dense(EmitContext& ctx, const Op& op, const std::string& fn) {
   const Model& m = ctx.model;
   const Tensor& wt = m.tensor(op.inputs[1]);
@@ -255,6 +240,20 @@ void emit_softmax(EmitContext& ctx, const Op& op, const std::string& fn) {
 
 }  // namespace
 
+std::string int_array(EmitContext& ctx, const std::string& name, const char* type, int type_bytes,
+                      const std::vector<int64_t>& values, int64_t rows, const std::string& comment) {
+  const std::string id = unique_identifier(name, &ctx.ids);
+  std::vector<std::string> items;
+  for (int64_t v : values) items.push_back(std::to_string(v));
+  const auto n = static_cast<int64_t>(values.size());
+  const std::string dims = rows > 0 ? fmt::format("[{}][{}]", rows, n / rows) : fmt::format("[{}]", n);
+  ctx.src.linef("// {}", comment);
+  ctx.src.raw(fmt::format("alignas(16) static const {} {}{} = {};\n", type, id, dims,
+                          initializer(items, rows, 0)));
+  ctx.weights_bytes += n * type_bytes;
+  return id;
+}
+
 int64_t int8_scratch_bytes(const Target& target, const Model& m, const Op& op) {
   if (!target.dsp || op.type != OpType::kDense) return 0;
   const int64_t in = m.tensor(op.inputs[1]).shape[1];
@@ -266,6 +265,12 @@ void emit_int8_kernel(EmitContext& ctx, const Op& op, const std::string& fn) {
     case OpType::kDense: return emit_dense(ctx, op, fn);
     case OpType::kActivation: return emit_lookup(ctx, op, fn);
     case OpType::kSoftmax: return emit_softmax(ctx, op, fn);
+    case OpType::kConv2d:
+    case OpType::kDepthwiseConv2d:
+    case OpType::kMaxPool2d:
+    case OpType::kAvgPool2d:
+    case OpType::kGlobalAvgPool2d:
+      return emit_int8_cnn_kernel(ctx, op, fn);
     default:
       unsupported("layer '{}' ({}) cannot be emitted for target '{}' yet (int8)", op.name,
                   op_type_name(op.type), ctx.target.name);

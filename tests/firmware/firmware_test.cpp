@@ -94,6 +94,8 @@ TEST_CASE("firmware: reference models run in QEMU and agree with tinyc predict",
   for (const auto& m : tinyc_test::reference_models()) {
     for (const tinyc::Target& t : tinyc::all_targets()) {
       if (t.arch != tinyc::TargetArch::kArm || *t.qemu_machine == '\0') continue;
+      // The CNNs' float arenas do not fit the M0's 16 KiB of RAM (emitter_test checks the error).
+      if (m.cnn && !m.int8 && std::string(t.name) == "cortex-m0plus") continue;
       DYNAMIC_SECTION(m.name << (m.int8 ? " int8" : " float32") << " on " << t.name << " ("
                               << t.qemu_machine << ")") {
         TempDir dir;

@@ -2,6 +2,8 @@
 // executor (DESIGN.md §7), and the CLI contract (JSON keys, exit codes, determinism).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "emit_harness.h"
@@ -180,6 +182,95 @@ TEST_CASE("emit: fashion_mlp (flatten view, labels, 100k weights) on the host", 
   check_host_agreement(m, 3, 5);
 }
 
+TEST_CASE("emit: float CNN layers: padding, strides, depth multiplier, pools, batch_norm",
+          "[emit][host][cnn]") {
+  // SAME padding on every side (odd sizes, stride 2), a depth multiplier, pools with and
+  // without padding (in place when none), a batch_norm that folds into its conv2d and one
+  // after a pool that does not, a reshape view.
+  tinyc::Model m = model_from_spec(R"({"name": "cnn", "input": [11, 9, 3], "task": "classification",
+    "layers": [{"type": "conv2d", "filters": 6, "kernel": [3, 4], "stride": 2, "padding": "same"},
+               {"type": "batch_norm", "activation": "relu"},
+               {"type": "depthwise_conv2d", "kernel": 3, "depth_multiplier": 2, "padding": "same",
+                "activation": "relu6"},
+               {"type": "max_pool2d", "pool": 3, "stride": 1, "padding": "same"},
+               {"type": "avg_pool2d", "pool": 2, "stride": 1},
+               {"type": "batch_norm", "activation": "relu"},
+               {"type": "conv2d", "filters": 5, "kernel": 1},
+               {"type": "avg_pool2d", "pool": [2, 3], "stride": [1, 2], "padding": "same"},
+               {"type": "max_pool2d", "pool": 2},
+               {"type": "reshape", "shape": [1, -1, 5]},
+               {"type": "conv2d", "filters": 4, "kernel": [1, 2], "activation": "relu"},
+               {"type": "global_avg_pool2d"},
+               {"type": "dense", "units": 3, "activation": "softmax"}],
+    "train": {"loss": "cross_entropy"}})");
+  // Moving statistics and scales away from the identity, so that both folds matter.
+  tinyc::Rng rng(3);
+  for (tinyc::Op& op : m.ops) {
+    if (op.type != tinyc::OpType::kBatchNorm) continue;
+    for (size_t k = 1; k < 5; ++k) {
+      for (float& v : m.tensor(op.inputs[k]).f32) v = k == 4 ? rng.uniform(0.2f, 2.0f) : rng.uniform(-1.0f, 1.0f);
+    }
+  }
+  tinyc::EmitReport r;
+  tinyc::EmitOptions o;
+  const auto code = tinyc::emit_code(m, o, &r);
+  // The first batch_norm folds into conv2d_1; the second stays, in place after the pool.
+  CHECK(code.source.find("_batch_norm_1(const float* x") == std::string::npos);
+  CHECK(code.source.find("_batch_norm_2(const float* x") != std::string::npos);
+  CHECK(code.source.find("_reshape_1(const float* x") == std::string::npos);
+  CHECK(std::find(r.notes.begin(), r.notes.end(),
+                  "batch_norm 'batch_norm_1' folded into the layer before it") != r.notes.end());
+  CHECK(r.arena_bytes <= r.arena_lower_bound * 11 / 10);
+  check_host_agreement(m, 12, 9);
+}
+
+TEST_CASE("emit: int8 CNN layers are bit-exact: padding, strides, depth multiplier, pools",
+          "[emit][host][int8][cnn]") {
+  // Zero points folded into the bias (valid windows) and subtracted per tap (padded ones).
+  const tinyc::Model f = model_from_spec(R"({"name": "cnn8", "input": [11, 9, 3], "task": "classification",
+    "layers": [{"type": "conv2d", "filters": 6, "kernel": [3, 4], "stride": 2, "padding": "same"},
+               {"type": "batch_norm", "activation": "relu"},
+               {"type": "depthwise_conv2d", "kernel": 3, "depth_multiplier": 2, "padding": "same",
+                "activation": "relu6"},
+               {"type": "max_pool2d", "pool": 3, "stride": 1, "padding": "same"},
+               {"type": "avg_pool2d", "pool": 2, "stride": 1},
+               {"type": "conv2d", "filters": 5, "kernel": 1},
+               {"type": "depthwise_conv2d", "kernel": 2},
+               {"type": "avg_pool2d", "pool": [2, 3], "stride": [1, 2], "padding": "same"},
+               {"type": "reshape", "shape": [1, -1, 5]},
+               {"type": "conv2d", "filters": 4, "kernel": [1, 2], "activation": "relu"},
+               {"type": "global_avg_pool2d"},
+               {"type": "dense", "units": 3, "activation": "softmax"}],
+    "train": {"loss": "cross_entropy"}})");
+  const int64_t rows = 64, cases = 16, width = 11 * 9 * 3;
+  std::vector<float> calib(static_cast<size_t>(rows * width));
+  tinyc::Rng rng(17);
+  for (float& v : calib) v = rng.uniform(-2.0f, 2.0f);
+  tinyc::QuantizeReport qr;
+  const tinyc::Model q = tinyc::quantize_model(f, calib.data(), nullptr, rows, {}, &qr);
+  REQUIRE(q.is_quantized());
+  std::vector<float> x(static_cast<size_t>(cases * width));
+  for (float& v : x) v = rng.uniform(-3.0f, 3.0f);
+  const auto xq = tinyc::quantize_inputs(q, x.data(), cases);
+  const auto yq = tinyc::run_model_int8(q, xq.data(), cases);
+  const auto y = tinyc::dequantize_outputs(q, yq.data(), static_cast<int64_t>(yq.size()));
+  std::vector<std::vector<float>> expected;
+  std::vector<std::vector<int>> expected_int8;
+  for (int64_t c = 0; c < cases; ++c) {
+    expected.emplace_back(y.begin() + c * 3, y.begin() + (c + 1) * 3);
+    expected_int8.emplace_back(yq.begin() + c * 3, yq.begin() + (c + 1) * 3);
+  }
+  TempDir dir;
+  tinyc::EmitOptions o;
+  o.out_dir = dir.path();
+  o.name = "net";
+  const tinyc::EmitReport r = tinyc::emit_model(q, o);
+  CHECK(r.arena_bytes <= r.arena_lower_bound * 11 / 10);
+  std::vector<std::vector<int>> actual_int8;
+  const auto actual = tinyc_test::run_on_host(dir.path(), "net", x, width, true, &actual_int8);
+  tinyc_test::check_exact(actual, expected, actual_int8, expected_int8);
+}
+
 TEST_CASE("emit: same model, same bytes", "[emit]") {
   const auto& m = tinyc_test::reference_models().at(1);
   TempDir dir;
@@ -222,14 +313,58 @@ TEST_CASE("emit: errors and exit codes", "[emit]") {
                     dir.file("out")).exit_code == 0);
   }
   SECTION("a layer emit cannot write yet: 4, naming the layer and the target") {
-    // conv2d emission is still to come (issue 5); change this to another op when it lands.
-    const tinyc::Model cnn =
-        tinyc::build_model(tinyc::load_spec(TINYC_SOURCE_DIR "/models/fashion_cnn.json"), 1);
-    tinyc::save_model(cnn, dir.file("cnn.tinyc"));
-    const auto r = run_tinyc("emit " + dir.file("cnn.tinyc") + " --target cortex-m4 -o " + dir.file("out"));
+    // An int8 model with a batch_norm that no conv2d, depthwise_conv2d or dense absorbs (the
+    // quantizer folds the others; the int8 executors have no batch_norm kernel either).
+    tinyc::Model q = tinyc::build_model(tinyc::parse_spec(R"({"name": "bn8", "input": [4],
+      "task": "regression", "layers": [{"type": "dense", "units": 3}], "train": {"loss": "mse"}})",
+      "test spec"), 1);
+    std::vector<float> calib(40);
+    tinyc::Rng rng(2);
+    for (float& v : calib) v = rng.uniform(-1.0f, 1.0f);
+    tinyc::QuantizeReport qr;
+    q = tinyc::quantize_model(q, calib.data(), nullptr, 10, {}, &qr);
+    // dense -> batch_norm, the batch_norm's output int8 as the dense output's.
+    tinyc::Op bn;
+    bn.type = tinyc::OpType::kBatchNorm;
+    bn.name = "batch_norm_1";
+    bn.inputs = {q.outputs[0]};
+    for (const char* stat : {"gamma", "beta", "moving_mean", "moving_var"}) {
+      tinyc::Tensor t;
+      t.name = std::string("batch_norm_1_") + stat;
+      t.shape = {3};
+      t.role = std::string(stat).rfind("moving", 0) == 0 ? tinyc::TensorRole::kState
+                                                          : tinyc::TensorRole::kWeight;
+      t.f32.assign(3, 1.0f);
+      q.tensors.push_back(t);
+      bn.inputs.push_back(static_cast<int>(q.tensors.size()) - 1);
+    }
+    tinyc::Tensor y = q.output();
+    y.name = "batch_norm_1";
+    q.tensor(q.outputs[0]).role = tinyc::TensorRole::kIntermediate;
+    q.tensors.push_back(y);
+    bn.outputs = {static_cast<int>(q.tensors.size()) - 1};
+    q.outputs = bn.outputs;
+    q.ops.push_back(bn);
+    tinyc::EmitOptions o;
+    o.target = "cortex-m4";
+    try {
+      tinyc::emit_code(q, o, nullptr);
+      FAIL("emit_code accepted an int8 batch_norm");
+    } catch (const tinyc::Error& e) {
+      CHECK(e.code() == tinyc::ExitCode::kUnsupported);
+      CHECK(std::string(e.what()).find("batch_norm") != std::string::npos);
+      CHECK(std::string(e.what()).find("cortex-m4") != std::string::npos);
+    }
+  }
+  SECTION("a CNN too large for the M0's 16 KiB of RAM: 4, with the numbers") {
+    const auto& models = tinyc_test::reference_models();
+    const auto kws = std::find_if(models.begin(), models.end(),
+                                  [](const auto& r) { return r.name == "kws_like" && !r.int8; });
+    REQUIRE(kws != models.end());
+    const auto r = run_tinyc("emit " + kws->path + " --target cortex-m0plus -o " + dir.file("out"));
     CHECK(r.exit_code == 4);
-    CHECK(r.err.find("conv2d") != std::string::npos);
-    CHECK(r.err.find("cortex-m4") != std::string::npos);
+    CHECK(r.err.find("does not fit cortex-m0plus") != std::string::npos);
+    CHECK(r.err.find("B arena") != std::string::npos);
     CHECK(!tinyc::file_exists(dir.file("out")));
   }
   SECTION("targets --json lists the table") {
