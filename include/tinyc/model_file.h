@@ -16,7 +16,7 @@ std::string serialize_model(const Model& model);
 Model deserialize_model(const std::string& bytes, const std::string& source);
 
 void save_model(const Model& model, const std::string& path);  // atomic
-// Loads a .tinyc file (a .tflite file once import lands).
+// Loads a .tinyc file, or imports a .tflite file (tinyc/tflite.h).
 Model load_model(const std::string& path);
 
 }  // namespace tinyc

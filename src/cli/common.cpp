@@ -16,6 +16,7 @@ void register_commands(CLI::App& app) {
   register_compress(app);
   register_targets(app);
   register_emit(app);
+  register_import(app);
 }
 
 void print_json(const nlohmann::json& j) {

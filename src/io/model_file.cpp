@@ -9,6 +9,7 @@
 
 #include "tinyc/error.h"
 #include "tinyc/fileio.h"
+#include "tinyc/tflite.h"
 #include "tinyc_generated.h"
 
 namespace tinyc {
@@ -438,11 +439,7 @@ void save_model(const Model& model, const std::string& path) {
 }
 
 Model load_model(const std::string& path) {
-  const std::string suffix = ".tflite";
-  if (path.size() >= suffix.size() &&
-      path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0) {
-    unsupported("{}: .tflite import is not implemented yet (issue 6)", path);
-  }
+  if (is_tflite_path(path)) return load_tflite(path);
   return deserialize_model(read_file(path), path);
 }
 
