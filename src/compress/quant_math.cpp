@@ -91,6 +91,12 @@ QuantizedMultiplier quantize_multiplier(double real) {
     shift = 0;
     q_fixed = 0;
   }
+  // As TFLite: multipliers of 2^30 and more saturate (shift 30, largest Q31 value). Such a
+  // ratio of scales only comes from a broken model, and a larger shift would be undefined.
+  if (shift > 30) {
+    shift = 30;
+    q_fixed = (int64_t{1} << 31) - 1;
+  }
   m.multiplier = static_cast<int32_t>(q_fixed);
   m.shift = shift;
   return m;

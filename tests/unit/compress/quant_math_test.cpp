@@ -205,3 +205,11 @@ TEST_CASE("int8 softmax follows float softmax", "[quant_math]") {
   softmax_int8(x.data(), y.data(), 4, p);
   for (int8_t v : y) CHECK(v == -64);  // 0.25 * 256 - 128
 }
+
+TEST_CASE("quantize_multiplier saturates multipliers of 2^30 and more", "[quant_math]") {
+  const tinyc::QuantizedMultiplier m = tinyc::quantize_multiplier(std::ldexp(1.0, 40));
+  CHECK(m.shift == 30);
+  CHECK(m.multiplier == INT32_MAX);
+  // 2^30 x (2^31 - 1) / 2^31, rounded: defined arithmetic, no shift past 31 bits.
+  CHECK(tinyc::multiply_by_quantized_multiplier(1, m) == (1 << 30));
+}
