@@ -433,7 +433,8 @@ def main(argv):
     if rc == 0 and out.strip():
         versions["tinyc"] = out.strip().splitlines()[0]
 
-    total = len(args.tasks) * len(args.seeds) * (2 if use_peer else 1)
+    total = sum(len(args.seeds) * (2 if use_peer and TASKS[t].get("peer", True) else 1)
+                for t in args.tasks)
     done = 0
     failed = False
     summaries = []
@@ -442,7 +443,7 @@ def main(argv):
             runs = []
             for seed in args.seeds:
                 sides = [("tinyc", lambda: run_tinyc(task, seed, args, tmp))]
-                if use_peer:
+                if use_peer and TASKS[task].get("peer", True):
                     sides.append(("pytorch", lambda: run_peer(task, seed, args)))
                 for side, fn in sides:
                     done += 1
