@@ -23,6 +23,7 @@
 
 #include "test_util.h"
 #include "tinyc/data.h"
+#include "tinyc/executor.h"
 #include "tinyc/fileio.h"
 
 namespace tinyc_test {
@@ -83,6 +84,26 @@ inline void check_exact(const std::vector<std::vector<float>>& actual,
     INFO("case " << c);
     CHECK(actual[c] == expected[c]);
   }
+}
+
+// The int8 reference executor's outputs for `cases` raw input rows of a quantized model, one
+// vector per case: dequantized, and the raw int8 values.
+struct Int8Expected {
+  std::vector<std::vector<float>> outputs;
+  std::vector<std::vector<int>> outputs_int8;
+};
+inline Int8Expected int8_reference(const tinyc::Model& q, const std::vector<float>& x,
+                                   int64_t cases) {
+  const auto xq = tinyc::quantize_inputs(q, x.data(), cases);
+  const auto yq = tinyc::run_model_int8(q, xq.data(), cases);
+  const auto y = tinyc::dequantize_outputs(q, yq.data(), static_cast<int64_t>(yq.size()));
+  const int64_t width = q.output().sample_size();
+  Int8Expected e;
+  for (int64_t c = 0; c < cases; ++c) {
+    e.outputs.emplace_back(y.begin() + c * width, y.begin() + (c + 1) * width);
+    e.outputs_int8.emplace_back(yq.begin() + c * width, yq.begin() + (c + 1) * width);
+  }
+  return e;
 }
 
 // The reference models the emit tests use, trained once per process for a few epochs (the

@@ -155,15 +155,9 @@ TEST_CASE("firmware: int8 dense with ragged sizes is bit-exact on DSP and plain 
   tinyc::QuantizeReport qr;
   const tinyc::Model q = tinyc::quantize_model(f, calib.data(), nullptr, rows, {}, &qr);
   const std::vector<float> x(calib.begin(), calib.begin() + cases * 13);
-  const auto xq = tinyc::quantize_inputs(q, x.data(), cases);
-  const auto yq = tinyc::run_model_int8(q, xq.data(), cases);
-  const auto y = tinyc::dequantize_outputs(q, yq.data(), static_cast<int64_t>(yq.size()));
-  std::vector<std::vector<float>> expected;
-  std::vector<std::vector<int>> expected_int8;
-  for (int64_t c = 0; c < cases; ++c) {
-    expected.emplace_back(y.begin() + c * 7, y.begin() + (c + 1) * 7);
-    expected_int8.emplace_back(yq.begin() + c * 7, yq.begin() + (c + 1) * 7);
-  }
+  const tinyc_test::Int8Expected ref = tinyc_test::int8_reference(q, x, cases);
+  const auto& expected = ref.outputs;
+  const auto& expected_int8 = ref.outputs_int8;
   for (const char* target : {"cortex-m4", "cortex-m0plus"}) {
     DYNAMIC_SECTION(target) {
       const tinyc::Target& t = tinyc::target_by_name(target);

@@ -146,15 +146,9 @@ TEST_CASE("emit: int8 layers are bit-exact with the int8 reference executor", "[
   // Test cases beyond the calibration range too (saturation).
   std::vector<float> x(static_cast<size_t>(cases * 6));
   for (float& v : x) v = rng.uniform(-6.0f, 6.0f);
-  const auto xq = tinyc::quantize_inputs(q, x.data(), cases);
-  const auto yq = tinyc::run_model_int8(q, xq.data(), cases);
-  const auto y = tinyc::dequantize_outputs(q, yq.data(), static_cast<int64_t>(yq.size()));
-  std::vector<std::vector<float>> expected;
-  std::vector<std::vector<int>> expected_int8;
-  for (int64_t c = 0; c < cases; ++c) {
-    expected.emplace_back(y.begin() + c * 4, y.begin() + (c + 1) * 4);
-    expected_int8.emplace_back(yq.begin() + c * 4, yq.begin() + (c + 1) * 4);
-  }
+  const tinyc_test::Int8Expected ref = tinyc_test::int8_reference(q, x, cases);
+  const auto& expected = ref.outputs;
+  const auto& expected_int8 = ref.outputs_int8;
   TempDir dir;
   tinyc::EmitOptions o;
   o.out_dir = dir.path();
@@ -251,15 +245,9 @@ TEST_CASE("emit: int8 CNN layers are bit-exact: padding, strides, depth multipli
   REQUIRE(q.is_quantized());
   std::vector<float> x(static_cast<size_t>(cases * width));
   for (float& v : x) v = rng.uniform(-3.0f, 3.0f);
-  const auto xq = tinyc::quantize_inputs(q, x.data(), cases);
-  const auto yq = tinyc::run_model_int8(q, xq.data(), cases);
-  const auto y = tinyc::dequantize_outputs(q, yq.data(), static_cast<int64_t>(yq.size()));
-  std::vector<std::vector<float>> expected;
-  std::vector<std::vector<int>> expected_int8;
-  for (int64_t c = 0; c < cases; ++c) {
-    expected.emplace_back(y.begin() + c * 3, y.begin() + (c + 1) * 3);
-    expected_int8.emplace_back(yq.begin() + c * 3, yq.begin() + (c + 1) * 3);
-  }
+  const tinyc_test::Int8Expected ref = tinyc_test::int8_reference(q, x, cases);
+  const auto& expected = ref.outputs;
+  const auto& expected_int8 = ref.outputs_int8;
   TempDir dir;
   tinyc::EmitOptions o;
   o.out_dir = dir.path();
