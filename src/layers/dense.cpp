@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "layers/activation_fn.h"
+#include "layers/dense_kernels.h"
 #include "layers/int8_util.h"
 #include "layers/layer_util.h"
 #include "tinyc/quant_math.h"
@@ -41,11 +42,9 @@ class DenseLayer : public Layer {
   // x: (n, in)  w: (out, in)  b: (out)  y: (n, out)
   void forward(const OpBinding& b) const override {
     const int64_t out = b.in_tensors[1]->shape[0], in = b.in_tensors[1]->shape[1];
-    ConstCols x(b.in[0], in, b.n);
-    ConstRowMajor w(b.in[1], out, in);
+    dense_forward_product(b.in[0], b.in[1], b.n, in, out, b.out[0], out);
     Eigen::Map<const Eigen::VectorXf> bias(b.in[2], out);
     Cols y(b.out[0], out, b.n);
-    y.noalias() = w * x;
     y.colwise() += bias;
     act_forward(op_activation(*b.op, true), b.out[0], out * b.n);
   }
@@ -54,13 +53,9 @@ class DenseLayer : public Layer {
   void backward(const OpBinding& b) const override {
     const int64_t out = b.in_tensors[1]->shape[0], in = b.in_tensors[1]->shape[1];
     act_backward(op_activation(*b.op, true), b.out[0], b.dout[0], out * b.n);
-    ConstCols x(b.in[0], in, b.n);
     ConstRowMajor w(b.in[1], out, in);
     Cols dz(b.dout[0], out, b.n);
-    if (b.din[1] != nullptr) {
-      RowMajor dw(b.din[1], out, in);
-      dw.noalias() = dz * x.transpose();
-    }
+    if (b.din[1] != nullptr) dense_weight_gradient(b.dout[0], out, b.in[0], b.n, in, out, b.din[1]);
     if (b.din[2] != nullptr) {
       Eigen::Map<Eigen::VectorXf> db(b.din[2], out);
       db.noalias() = dz.rowwise().sum();
@@ -131,11 +126,9 @@ class DenseLayer : public Layer {
   void forward_part(const OpBinding& b, int part, int parts) const override {
     const int64_t out = b.in_tensors[1]->shape[0], in = b.in_tensors[1]->shape[1];
     const auto [u0, u1] = share(out, part, parts);
-    ConstCols x(b.in[0], in, b.n);
-    ConstRowMajor w(b.in[1] + u0 * in, u1 - u0, in);
+    dense_forward_product(b.in[0], b.in[1] + u0 * in, b.n, in, u1 - u0, b.out[0] + u0, out);
     Eigen::Map<const Eigen::VectorXf> bias(b.in[2] + u0, u1 - u0);
     Cols y(b.out[0], out, b.n);
-    y.middleRows(u0, u1 - u0).noalias() = w * x;
     y.middleRows(u0, u1 - u0).colwise() += bias;
     const ActKind act = op_activation(*b.op, true);
     for (int64_t r = 0; r < b.n; ++r) act_forward(act, b.out[0] + r * out + u0, u1 - u0);
@@ -151,10 +144,8 @@ class DenseLayer : public Layer {
       for (int64_t r = 0; r < b.n; ++r) {
         act_backward(act, b.out[0] + r * out + u0, b.dout[0] + r * out + u0, u1 - u0);
       }
-      ConstCols x(b.in[0], in, b.n);
       if (b.din[1] != nullptr) {
-        RowMajor dw(b.din[1] + u0 * in, u1 - u0, in);
-        dw.noalias() = dz.middleRows(u0, u1 - u0) * x.transpose();
+        dense_weight_gradient(b.dout[0] + u0, out, b.in[0], b.n, in, u1 - u0, b.din[1] + u0 * in);
       }
       if (b.din[2] != nullptr) {
         Eigen::Map<Eigen::VectorXf> db(b.din[2] + u0, u1 - u0);
