@@ -1,14 +1,11 @@
 // Magnitude pruning (unstructured): the smallest-magnitude dense weights are set to zero,
-// optionally with fine-tuning on a gradual schedule (Zhu & Gupta 2017, polynomial decay:
-// s_e = S * (1 - (1 - e / E)^3) at the start of fine-tuning epoch e of E).
-//
-// The trainer (train_model) has no mask hook, so fine-tuning runs each epoch as short
-// train_model calls over chunks of 4 batches of a seeded shuffle and sets the pruned weights
-// back to zero after every chunk (the mask only grows): they drift for at most 4 optimizer
-// steps. Optimizer state would restart with each chunk, so fine-tuning uses plain SGD
-// (learning rate 0.1 unless options.lr is set), whatever the spec's optimizer. The result has
-// exactly the target sparsity per pruned tensor (or globally), and zeros survive int8
-// quantization unchanged.
+// optionally with fine-tuning on a gradual schedule (Zhu & Gupta 2017, polynomial decay):
+// fine-tuning runs the trainer with the spec's own optimizer and a TrainHook that sets the
+// pruned weights back to zero after every optimizer step, while the target sparsity grows per
+// step as s_t = S * (1 - (1 - t / R)^3) over the first R steps (all epochs but the last, which
+// fine-tunes at the final sparsity; the whole run when there is one epoch), the masks being
+// recomputed about 100 times along the ramp (a mask only grows). The result has exactly the
+// target sparsity per pruned tensor (or globally), and zeros survive int8 quantization.
 #pragma once
 
 #include <cstdint>
@@ -23,13 +20,13 @@ struct PruneOptions {
   double sparsity = 0.0;  // target fraction of zero weights, in [0, 1)
   bool global = false;    // one magnitude threshold over all layers (default: per layer)
   int epochs = 0;         // fine-tuning epochs; 0 = one-shot pruning
-  float lr = -1.0f;       // fine-tuning SGD learning rate; <= 0: 0.1
+  float lr = -1.0f;       // fine-tuning learning rate; <= 0: the stored spec's
   uint64_t seed = 0;
   int threads = 0;        // 0: all hardware threads
 };
 
 struct PruneReport {
-  std::vector<double> schedule;  // sparsity applied before each fine-tuning epoch
+  std::vector<double> schedule;  // target sparsity at the end of each fine-tuning epoch
   double sparsity = 0.0;         // achieved, over the pruned tensors
   int64_t pruned_params = 0;     // weights in the pruned tensors
   int64_t zero_params = 0;       // of which zero

@@ -61,8 +61,18 @@ enum class CalibrationMethod : uint8_t { kMinMax, kMse, kAuto };
 const char* calibration_method_name(CalibrationMethod method);
 bool parse_calibration_method(const std::string& name, CalibrationMethod* method);
 
+// A fixed activation range (e.g. learned by QAT, tinyc/qat.h); used only when `valid`.
+struct TensorRange {
+  float lo = 0.0f;
+  float hi = 0.0f;
+  bool valid = false;
+};
+
 struct QuantizeOptions {
   CalibrationMethod method = CalibrationMethod::kAuto;
+  // Per tensor index (may be empty): a valid entry replaces the calibrated range of that
+  // activation tensor (graph input, dense/conv2d/depthwise_conv2d outputs).
+  std::vector<TensorRange> ranges;
 };
 
 struct QuantizeReport {

@@ -146,10 +146,13 @@ void quantize_weights(Tensor& w, Tensor& b, float in_scale, int axis) {
 
 // Builds the quantized model from calibrated float activation values.
 Model build_quantized(const Model& model, const std::vector<std::vector<float>>& values,
-                      CalibrationMethod method) {
+                      CalibrationMethod method, const std::vector<TensorRange>& fixed) {
   Model q = model;
   std::vector<QuantParams> params(q.tensors.size());
   auto calibrated = [&](int t) {
+    if (static_cast<size_t>(t) < fixed.size() && fixed[static_cast<size_t>(t)].valid) {
+      return choose_quant_params(fixed[static_cast<size_t>(t)].lo, fixed[static_cast<size_t>(t)].hi);
+    }
     const auto& v = values[static_cast<size_t>(t)];
     const Range r = method == CalibrationMethod::kMse ? mse_range(v) : min_max(v);
     return choose_quant_params(r.lo, r.hi);
@@ -377,13 +380,13 @@ Model quantize_model(const Model& unfolded, const float* raw_inputs, const float
   const std::vector<std::vector<float>> values = run_model_tensors(model, raw_inputs, rows);
   Model result;
   if (options.method == CalibrationMethod::kMinMax || options.method == CalibrationMethod::kMse) {
-    result = build_quantized(model, values, options.method);
+    result = build_quantized(model, values, options.method, options.ranges);
     r.method_used = options.method;
   } else {
-    Model minmax = build_quantized(model, values, CalibrationMethod::kMinMax);
+    Model minmax = build_quantized(model, values, CalibrationMethod::kMinMax, options.ranges);
     r.method_used = CalibrationMethod::kMinMax;
     if (targets != nullptr) {
-      Model mse = build_quantized(model, values, CalibrationMethod::kMse);
+      Model mse = build_quantized(model, values, CalibrationMethod::kMse, options.ranges);
       r.float_metrics = evaluate(model, raw_inputs, targets, rows);
       r.minmax_metrics = evaluate(minmax, raw_inputs, targets, rows);
       r.mse_metrics = evaluate(mse, raw_inputs, targets, rows);

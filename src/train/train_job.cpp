@@ -60,11 +60,11 @@ TrainJob train_from_spec(const ModelSpec& spec_in, const Dataset& data, const Tr
   SplitSpec split_spec;
   split_spec.val = spec.val;
   split_spec.test = spec.test;
-  split_spec.seed = o.seed;
+  split_spec.seed = o.split_seed >= 0 ? static_cast<uint64_t>(o.split_seed) : o.seed;
   split_spec.stratify = spec.task == Task::kClassification;
   const SplitIndices split = make_split(data, split_spec);
   model.split.defined = true;
-  model.split.seed = o.seed;
+  model.split.seed = split_spec.seed;
   model.split.val = spec.val;
   model.split.test = spec.test;
   model.split.stratify = split_spec.stratify;
@@ -84,7 +84,7 @@ TrainJob train_from_spec(const ModelSpec& spec_in, const Dataset& data, const Tr
   td.val_rows = val.rows;
   const int threads = o.threads > 0 ? o.threads
                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  job.result = train_model(model, cfg, td, o.seed, threads, o.progress);
+  job.result = train_model(model, cfg, td, o.seed, threads, o.progress, o.hook);
 
   // Final scores on raw rows through the model's own preprocessing, as eval computes them.
   auto score = [&](const std::vector<int64_t>& rows) {

@@ -45,7 +45,7 @@ float scheduled_lr(const TrainConfig& c, int epoch) {
 class Trainer {
  public:
   Trainer(Model& model, const TrainConfig& config, const TrainData& data, uint64_t seed,
-          int threads, ProgressMode progress);
+          int threads, ProgressMode progress, TrainHook* hook);
   TrainResult run();
 
  private:
@@ -99,6 +99,8 @@ class Trainer {
   std::unique_ptr<Optimizer> optimizer_;   // sized for params_, padding included
   std::unique_ptr<SpinBarrier> barrier_;
   Progress progress_;
+  TrainHook* hook_;                        // nullptr: none
+  std::vector<bool> hooked_;               // per tensor: the hook transforms its activations
   // Per-epoch state shared by the lockstep threads.
   std::vector<int64_t> order_;
   std::vector<LossSums> partial_;
@@ -111,7 +113,7 @@ class Trainer {
 };
 
 Trainer::Trainer(Model& model, const TrainConfig& config, const TrainData& data, uint64_t seed,
-                 int threads, ProgressMode progress)
+                 int threads, ProgressMode progress, TrainHook* hook)
     : model_(model),
       config_(config),
       data_(data),
@@ -119,7 +121,8 @@ Trainer::Trainer(Model& model, const TrainConfig& config, const TrainData& data,
       threads_(std::max(1, threads)),
       loss_(config.loss == "cross_entropy" ? LossKind::kCrossEntropy : LossKind::kMse),
       progress_(progress, model.task,
-                config.epochs, (data.rows + config.batch - 1) / std::max<int64_t>(1, config.batch)) {
+                config.epochs, (data.rows + config.batch - 1) / std::max<int64_t>(1, config.batch)),
+      hook_(hook) {
   if (model.is_quantized()) unsupported("model '{}' is quantized; train the float model instead", model.name);
   if (model.inputs.size() != 1 || model.outputs.size() != 1) {
     unsupported("training supports models with one input and one output");
@@ -169,6 +172,21 @@ Trainer::Trainer(Model& model, const TrainConfig& config, const TrainData& data,
   barrier_ = std::make_unique<SpinBarrier>(threads_);
   partial_.resize(static_cast<size_t>(threads_));
   bind_all();
+  hooked_.assign(model.tensors.size(), false);
+  if (hook_ != nullptr) {
+    std::vector<TrainParam> views;
+    for (int t : param_tensors_) {
+      views.push_back({t, params_.data() + param_offset_[static_cast<size_t>(t)],
+                       static_cast<int64_t>(model.tensor(t).f32.size())});
+    }
+    hook_->attach(model, views, threads_, config.batch, (data.rows + config.batch - 1) / std::max<int64_t>(1, config.batch),
+                  config.epochs);
+    for (int t : hook_->activation_tensors()) {
+      if (t >= 0 && static_cast<size_t>(t) < hooked_.size() && !act_[static_cast<size_t>(t)].empty()) {
+        hooked_[static_cast<size_t>(t)] = true;
+      }
+    }
+  }
 }
 
 void Trainer::bind_all() {
@@ -290,6 +308,10 @@ void Trainer::run_epoch(int thread, int epoch) {
     const int64_t b0 = s * batch, n_batch = std::min(batch, rows - b0);
     const int64_t lo = n_batch * thread / threads_, hi = n_batch * (thread + 1) / threads_;
     const int64_t n = hi - lo;
+    if (hook_ != nullptr) {
+      if (thread == 0) hook_->before_forward(step_counter_ + s);
+      barrier_->wait();
+    }
     float* x = act_[static_cast<size_t>(input)].data();
     for (int64_t r = lo; r < hi; ++r) {
       const int64_t src = order_[static_cast<size_t>(b0 + r)];
@@ -300,6 +322,9 @@ void Trainer::run_epoch(int thread, int epoch) {
         Rng rng(mix_seed(mix_seed(seed_, 0x417547ull + static_cast<uint64_t>(epoch)), static_cast<uint64_t>(src)));
         augment_sample(config_.augment, sample_shape_, x + r * in_width_, aug_scratch.data(), rng);
       }
+    }
+    if (hooked_[static_cast<size_t>(input)] && n > 0) {
+      hook_->forward_activation(input, x + lo * in_width_, lo, n, in_width_, thread);
     }
     const uint64_t step_seed = mix_seed(seed_, static_cast<uint64_t>(step_counter_ + s));
     for (size_t i = 0; i < forward_ops_; ++i) {
@@ -326,18 +351,33 @@ void Trainer::run_epoch(int thread, int epoch) {
       } else if (n > 0) {
         layer.forward(ops[i].b);
       }
+      const int y = model_.ops[i].outputs[0];
+      if (hooked_[static_cast<size_t>(y)] && n > 0) {
+        const int64_t w = model_.tensor(y).sample_size();
+        hook_->forward_activation(y, act_[static_cast<size_t>(y)].data() + lo * w, lo, n, w, thread);
+      }
     }
     LossSums sums;
     if (n > 0) {
-      sums = loss_and_grad(loss_, act_[static_cast<size_t>(pred_tensor_)].data() + lo * pred_width_,
-                           targets_.data() + lo * y_width, n, pred_width_,
-                           1.0f / static_cast<float>(n_batch),
-                           grad_[static_cast<size_t>(pred_tensor_)].data() + lo * pred_width_);
+      const float* pred = act_[static_cast<size_t>(pred_tensor_)].data() + lo * pred_width_;
+      float* dpred = grad_[static_cast<size_t>(pred_tensor_)].data() + lo * pred_width_;
+      const float inv_batch = 1.0f / static_cast<float>(n_batch);
+      if (hook_ == nullptr ||
+          !hook_->loss(pred, targets_.data() + lo * y_width, order_.data() + b0 + lo, n,
+                       pred_width_, inv_batch, dpred, &sums.loss, &sums.correct)) {
+        sums = loss_and_grad(loss_, pred, targets_.data() + lo * y_width, n, pred_width_,
+                             inv_batch, dpred);
+      }
     }
     for (size_t i = forward_ops_; i-- > 0;) {
       const OpBinding& b = ops[i].b;
       if (b.dout[0] == nullptr) continue;
       const Layer& layer = layer_for(model_.ops[i].type);
+      const int y = model_.ops[i].outputs[0];
+      if (hooked_[static_cast<size_t>(y)] && n > 0) {
+        const int64_t w = model_.tensor(y).sample_size();
+        hook_->backward_activation(y, grad_[static_cast<size_t>(y)].data() + lo * w, lo, n, w, thread);
+      }
       if (unit_split_[i]) {
         barrier_->wait();
         layer.backward_part(b, 0, thread, threads_);
@@ -364,7 +404,10 @@ void Trainer::run_epoch(int thread, int epoch) {
       }
       return;  // every thread sees the same values and leaves together
     }
-    if (thread == 0) optimizer_->begin_step();
+    if (thread == 0) {
+      if (hook_ != nullptr) hook_->before_update(step_counter_ + s);
+      optimizer_->begin_step();
+    }
     barrier_->wait();
     for (const ParamRange& r : ranges_) {
       const int64_t a = std::max(r.lo, plo), z = std::min(r.hi, phi);
@@ -378,6 +421,10 @@ void Trainer::run_epoch(int thread, int epoch) {
       progress_.step(epoch, s, b0 + n_batch, epoch_loss_);
     }
     barrier_->wait();
+    if (hook_ != nullptr) {
+      if (thread == 0) hook_->after_update(step_counter_ + s);
+      barrier_->wait();
+    }
   }
 }
 
@@ -489,8 +536,8 @@ TrainResult Trainer::run() {
 void request_interrupt() { g_interrupt.store(true); }
 
 TrainResult train_model(Model& model, const TrainConfig& config, const TrainData& data,
-                        uint64_t seed, int threads, ProgressMode progress) {
-  Trainer trainer(model, config, data, seed, threads, progress);
+                        uint64_t seed, int threads, ProgressMode progress, TrainHook* hook) {
+  Trainer trainer(model, config, data, seed, threads, progress, hook);
   return trainer.run();
 }
 
