@@ -19,11 +19,17 @@ std::vector<float> run_model(const Model& model, const float* raw_input, int64_t
 // int8 models (representation in tinyc/quantize.h). Preprocessing, then TFLite QUANTIZE with
 // the graph input's parameters: rows x input sample size int8 values.
 std::vector<int8_t> quantize_inputs(const Model& model, const float* raw_input, int64_t rows);
-// The int8 reference executor (exact TFLite integer arithmetic): rows x output sample size.
+// The int8 reference executor (exact TFLite integer arithmetic). Cases of raw bytes in the
+// model's own I/O layout (io_case_bytes): for the usual one int8 input and output, rows x
+// sample size int8 values; several inputs (outputs) come back to back in graph order, each in
+// its tensor's dtype (float32 where the graph itself QUANTIZEs / DEQUANTIZEs).
 std::vector<int8_t> run_model_int8(const Model& model, const int8_t* input, int64_t rows);
+// Bytes of one case of the graph inputs (inputs) or outputs, each tensor in its own dtype.
+int64_t io_case_bytes(const Model& model, bool inputs);
 // TFLite DEQUANTIZE with the graph output's parameters.
 std::vector<float> dequantize_outputs(const Model& model, const int8_t* q, int64_t count);
-// Checks that every activation tensor is int8 with per-tensor parameters; Error(kBadInput) or
+// Checks that every activation tensor is int8 with per-tensor parameters (except float32 or
+// int16 tensors that only QUANTIZE reads or DEQUANTIZE writes); Error(kBadInput) or
 // Error(kUnsupported) naming the tensor.
 void check_int8_model(const Model& model);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "tinyc/error.h"
 #include "tinyc/layer.h"
@@ -53,10 +54,22 @@ void run_float(const Model& model, const float* raw_input, int64_t rows,
     scratch[i].resize(static_cast<size_t>(kChunkRows * layer_for(op.type).scratch_floats(b)));
     b.scratch = scratch[i].data();
   }
+  // Several inputs: each case holds them back to back, in graph order.
+  int64_t case_width = 0;
+  for (int t : model.inputs) case_width += model.tensor(t).sample_size();
   float* x = act[static_cast<size_t>(model.inputs[0])].data();
   for (int64_t r0 = 0; r0 < rows; r0 += kChunkRows) {
     const int64_t n = std::min(kChunkRows, rows - r0);
-    std::copy(raw_input + r0 * in_width, raw_input + (r0 + n) * in_width, x);
+    int64_t offset = 0;
+    for (int t : model.inputs) {
+      const int64_t w = model.tensor(t).sample_size();
+      float* dst = act[static_cast<size_t>(t)].data();
+      for (int64_t r = 0; r < n; ++r) {
+        const float* src = raw_input + (r0 + r) * case_width + offset;
+        std::copy(src, src + w, dst + r * w);
+      }
+      offset += w;
+    }
     model.preprocess.apply(x, n, in_width);
     for (size_t i = 0; i < model.ops.size(); ++i) {
       bindings[i].n = n;
@@ -67,14 +80,17 @@ void run_float(const Model& model, const float* raw_input, int64_t rows,
   }
 }
 
-// The int8 graph over `rows` quantized inputs, in chunks, like run_float.
+// The int8 graph over `rows` cases of raw input bytes (every graph input in its own dtype,
+// back to back), in chunks, like run_float. Each activation buffer holds its tensor's own
+// dtype: int8, or float32 / int16 at the QUANTIZE and DEQUANTIZE that convert a model's I/O.
 void run_int8(const Model& model, const int8_t* input, int64_t rows, const Int8ChunkFn& on_chunk) {
   check_int8_model(model);
-  const int64_t in_width = model.input().sample_size();
+  const int64_t case_bytes = io_case_bytes(model, true);
   Int8Buffers act(model.tensors.size());
   for (size_t t = 0; t < model.tensors.size(); ++t) {
-    if (!model.tensors[t].is_constant()) {
-      act[t].resize(static_cast<size_t>(kChunkRows * model.tensors[t].sample_size()));
+    const Tensor& tensor = model.tensors[t];
+    if (!tensor.is_constant()) {
+      act[t].resize(static_cast<size_t>(kChunkRows * tensor.sample_size() * dtype_bytes(tensor.dtype)));
     }
   }
   std::vector<Int8Binding> bindings(model.ops.size());
@@ -92,16 +108,30 @@ void run_int8(const Model& model, const int8_t* input, int64_t rows, const Int8C
       b.out.push_back(act[static_cast<size_t>(t)].data());
     }
   }
-  int8_t* x = act[static_cast<size_t>(model.inputs[0])].data();
   for (int64_t r0 = 0; r0 < rows; r0 += kChunkRows) {
     const int64_t n = std::min(kChunkRows, rows - r0);
-    std::copy(input + r0 * in_width, input + (r0 + n) * in_width, x);
+    int64_t offset = 0;
+    for (int t : model.inputs) {
+      const Tensor& tensor = model.tensor(t);
+      const int64_t w = tensor.sample_size() * dtype_bytes(tensor.dtype);
+      int8_t* dst = act[static_cast<size_t>(t)].data();
+      for (int64_t r = 0; r < n; ++r) {
+        const int8_t* src = input + (r0 + r) * case_bytes + offset;
+        std::copy(src, src + w, dst + r * w);
+      }
+      offset += w;
+    }
     for (size_t i = 0; i < model.ops.size(); ++i) {
       bindings[i].n = n;
       layer_for(model.ops[i].type).forward_int8(bindings[i]);
     }
     on_chunk(r0, n, act);
   }
+}
+
+bool is_io(const Model& m, int t) {
+  return std::find(m.inputs.begin(), m.inputs.end(), t) != m.inputs.end() ||
+         std::find(m.outputs.begin(), m.outputs.end(), t) != m.outputs.end();
 }
 
 float activation_scale(const Tensor& t) { return t.quant.scale.at(0); }
@@ -112,17 +142,42 @@ int32_t activation_zero_point(const Tensor& t) {
 }  // namespace
 
 void check_int8_model(const Model& model) {
-  if (model.inputs.size() != 1 || model.outputs.size() != 1) {
-    unsupported("model '{}': int8 execution supports one graph input and one output", model.name);
+  // Which ops touch each tensor: a non-int8 activation may only be converted by QUANTIZE
+  // (reading it) or DEQUANTIZE (writing it), i.e. a model's float or int16 I/O.
+  std::vector<bool> converted(model.tensors.size(), false), other_use(model.tensors.size(), false);
+  for (const Op& op : model.ops) {
+    for (int t : op.inputs) {
+      if (t < 0) continue;
+      (op.type == OpType::kQuantize ? converted : other_use)[static_cast<size_t>(t)] = true;
+    }
+    for (int t : op.outputs) {
+      (op.type == OpType::kDequantize ? converted : other_use)[static_cast<size_t>(t)] = true;
+    }
   }
-  for (const Tensor& t : model.tensors) {
+  for (size_t i = 0; i < model.tensors.size(); ++i) {
+    const Tensor& t = model.tensors[i];
     if (t.is_constant() || t.role == TensorRole::kState) continue;
-    if (t.dtype != DType::kInt8 || t.quant.scale.size() != 1 || t.quant.zero_point.size() != 1 ||
+    if (!converted[i] && !other_use[i] && !is_io(model, static_cast<int>(i))) continue;  // unused
+    if (t.dtype != DType::kInt8) {
+      if (converted[i] && !other_use[i]) continue;
+      bad_input("model '{}': activation tensor '{}' of a quantized model is {}; only QUANTIZE "
+                "may read and DEQUANTIZE may write a non-int8 tensor", model.name, t.name,
+                dtype_name(t.dtype));
+    }
+    if (t.quant.scale.size() != 1 || t.quant.zero_point.size() != 1 ||
         !(t.quant.scale[0] > 0.0f) || t.quant.zero_point[0] < -128 || t.quant.zero_point[0] > 127) {
       bad_input("model '{}': activation tensor '{}' of a quantized model must be int8 with one "
                 "positive scale and a zero point in [-128, 127]", model.name, t.name);
     }
   }
+}
+
+int64_t io_case_bytes(const Model& model, bool inputs) {
+  int64_t bytes = 0;
+  for (int t : inputs ? model.inputs : model.outputs) {
+    bytes += model.tensor(t).sample_size() * dtype_bytes(model.tensor(t).dtype);
+  }
+  return bytes;
 }
 
 std::vector<int8_t> quantize_inputs(const Model& model, const float* raw_input, int64_t rows) {
@@ -147,19 +202,46 @@ std::vector<float> dequantize_outputs(const Model& model, const int8_t* q, int64
 }
 
 std::vector<int8_t> run_model_int8(const Model& model, const int8_t* input, int64_t rows) {
-  const int64_t out_width = model.output().sample_size();
-  const auto y = static_cast<size_t>(model.outputs[0]);
-  std::vector<int8_t> result(static_cast<size_t>(rows * out_width));
+  const int64_t out_bytes = io_case_bytes(model, false);
+  std::vector<int8_t> result(static_cast<size_t>(rows * out_bytes));
   run_int8(model, input, rows, [&](int64_t r0, int64_t n, const Int8Buffers& act) {
-    std::copy(act[y].begin(), act[y].begin() + n * out_width, result.begin() + r0 * out_width);
+    int64_t offset = 0;
+    for (int t : model.outputs) {
+      const Tensor& tensor = model.tensor(t);
+      const int64_t w = tensor.sample_size() * dtype_bytes(tensor.dtype);
+      const int8_t* src = act[static_cast<size_t>(t)].data();
+      for (int64_t r = 0; r < n; ++r) {
+        std::copy(src + r * w, src + (r + 1) * w, result.begin() + (r0 + r) * out_bytes + offset);
+      }
+      offset += w;
+    }
   });
   return result;
 }
 
 std::vector<float> run_model(const Model& model, const float* raw_input, int64_t rows) {
   if (model.is_quantized()) {
+    // One float input and output (eval, predict --data): quantized here unless the graph
+    // quantizes it itself (a float32 input read by QUANTIZE).
+    if (model.input().dtype == DType::kFloat32) {
+      std::vector<float> x(raw_input, raw_input + rows * model.input().sample_size());
+      model.preprocess.apply(x.data(), rows, model.input().sample_size());
+      const std::vector<int8_t> y =
+          run_model_int8(model, reinterpret_cast<const int8_t*>(x.data()), rows);
+      if (model.output().dtype == DType::kFloat32) {
+        std::vector<float> out(y.size() / 4);
+        std::memcpy(out.data(), y.data(), y.size());
+        return out;
+      }
+      return dequantize_outputs(model, y.data(), static_cast<int64_t>(y.size()));
+    }
     const std::vector<int8_t> q = quantize_inputs(model, raw_input, rows);
     const std::vector<int8_t> y = run_model_int8(model, q.data(), rows);
+    if (model.output().dtype == DType::kFloat32) {
+      std::vector<float> out(y.size() / 4);
+      std::memcpy(out.data(), y.data(), y.size());
+      return out;
+    }
     return dequantize_outputs(model, y.data(), static_cast<int64_t>(y.size()));
   }
   const int64_t out_width = model.output().sample_size();
@@ -191,6 +273,14 @@ std::vector<std::vector<float>> run_model_tensors(const Model& model, const floa
       for (size_t t = 0; t < act.size(); ++t) {
         const Tensor& tensor = model.tensors[t];
         if (tensor.is_constant()) continue;
+        if (tensor.dtype == DType::kFloat32) {  // a float I/O tensor around QUANTIZE
+          const size_t count = static_cast<size_t>(n * tensor.sample_size());
+          const size_t at = values[t].size();
+          values[t].resize(at + count);
+          std::memcpy(values[t].data() + at, act[t].data(), count * 4);
+          continue;
+        }
+        if (tensor.dtype != DType::kInt8) continue;
         const float scale = activation_scale(tensor);
         const int32_t zp = activation_zero_point(tensor);
         for (int64_t i = 0; i < n * tensor.sample_size(); ++i) {

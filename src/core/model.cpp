@@ -128,6 +128,8 @@ int Model::add_tensor(Tensor t) {
 bool Model::is_quantized() const {
   for (const auto& t : tensors) {
     if (t.role == TensorRole::kWeight && t.dtype == DType::kInt8) return true;
+    // A graph of QUANTIZE, ADD, DEQUANTIZE ... has int8 activations and no weights.
+    if (!t.is_constant() && t.dtype == DType::kInt8) return true;
   }
   return !inputs.empty() && inputs[0] >= 0 && static_cast<size_t>(inputs[0]) < tensors.size() &&
          input().dtype == DType::kInt8;

@@ -78,6 +78,10 @@ std::string emit_header(const Model& m, const Target& target, const ApiDesc& api
     h.linef("#define {}_INPUT_ZERO_POINT {}", NAME, api.input_zero_point);
     h.linef("#define {}_OUTPUT_SCALE {}", NAME, float_literal(api.output_scale, "output scale"));
     h.linef("#define {}_OUTPUT_ZERO_POINT {}", NAME, api.output_zero_point);
+    for (size_t k = 0; api.input_scales.size() > 1 && k < api.input_scales.size(); ++k) {
+      h.linef("#define {}_INPUT{}_SCALE {}", NAME, k, float_literal(api.input_scales[k], "input scale"));
+      h.linef("#define {}_INPUT{}_ZERO_POINT {}", NAME, k, api.input_zero_points[k]);
+    }
   }
   if (!m.labels.empty()) h.linef("#define {}_NUM_LABELS {}", NAME, m.labels.size());
   h.line();
@@ -127,12 +131,25 @@ void emit_int8_api(EmitContext& ctx, const ApiDesc& api) {
   ctx.needs_math = true;
   s.line("// Preprocessing, then TFLite QUANTIZE: clamp(round(x / scale) + zero_point, -128, 127).");
   s.open(fmt::format("extern \"C\" void {}_quantize_input(const float* raw, int8_t* q)", name));
-  s.open(fmt::format("for (int i = 0; i < {}; ++i)", api.input_size));
-  s.linef("const float r = roundf({} / {}_INPUT_SCALE);", x == "raw[i]" ? x : "(" + x + ")", NAME);
-  s.line("// Clamped in float first, so that a huge value cannot overflow the conversion.");
-  s.linef("const int32_t v = static_cast<int32_t>(fminf(fmaxf(r, -1e9f), 1e9f)) + ({}_INPUT_ZERO_POINT);", NAME);
-  s.line("q[i] = static_cast<int8_t>(v < -128 ? -128 : (v > 127 ? 127 : v));");
-  s.close();
+  // Several inputs: each with its own parameters, over its part of the buffer.
+  const size_t inputs = api.input_scales.size() > 1 ? api.input_scales.size() : 1;
+  for (size_t k = 0; k < inputs; ++k) {
+    const std::string scale = inputs > 1 ? fmt::format("{}_INPUT{}_SCALE", NAME, k)
+                                         : NAME + "_INPUT_SCALE";
+    const std::string zp = inputs > 1 ? fmt::format("{}_INPUT{}_ZERO_POINT", NAME, k)
+                                      : NAME + "_INPUT_ZERO_POINT";
+    if (inputs > 1) {
+      s.open(fmt::format("for (int i = {0}_INPUT{1}_OFFSET; i < {0}_INPUT{1}_OFFSET + {0}_INPUT{1}_SIZE; ++i)",
+                         NAME, k));
+    } else {
+      s.open(fmt::format("for (int i = 0; i < {}; ++i)", api.input_size));
+    }
+    s.linef("const float r = roundf({} / {});", x == "raw[i]" ? x : "(" + x + ")", scale);
+    s.line("// Clamped in float first, so that a huge value cannot overflow the conversion.");
+    s.linef("const int32_t v = static_cast<int32_t>(fminf(fmaxf(r, -1e9f), 1e9f)) + ({});", zp);
+    s.line("q[i] = static_cast<int8_t>(v < -128 ? -128 : (v > 127 ? 127 : v));");
+    s.close();
+  }
   s.close();
   s.line();
   s.line("// TFLite DEQUANTIZE: scale * (q - zero_point).");

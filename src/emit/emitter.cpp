@@ -157,13 +157,19 @@ std::string provenance(const Model& m, const Target& target, const EmitOptions& 
 }
 
 // Float models: every tensor float32. int8 models: the representation of tinyc/quantize.h,
-// checked by the reference executor's own check; one input and one output.
+// checked by the reference executor's own check, with int8 graph inputs and outputs (float
+// I/O converted by the graph was folded into the API by fold_io_conversions).
 void check_model(const Model& m, const Target& target, bool int8) {
   if (int8) {
     check_int8_model(m);
-    if (m.inputs.size() != 1 || m.outputs.size() != 1) {
-      unsupported("model '{}': int8 emission for target '{}' supports one input and one output",
-                  m.name, target.name);
+    for (const std::vector<int>* io : {&m.inputs, &m.outputs}) {
+      for (int t : *io) {
+        if (m.tensor(t).dtype != DType::kInt8) {
+          unsupported("model '{}': {} graph I/O tensor '{}' of an int8 model cannot be emitted "
+                      "for target '{}' yet", m.name, dtype_name(m.tensor(t).dtype),
+                      m.tensor(t).name, target.name);
+        }
+      }
     }
     return;
   }
@@ -173,6 +179,57 @@ void check_model(const Model& m, const Target& target, bool int8) {
                   t.name, dtype_name(t.dtype));
     }
   }
+}
+
+// Model-level float I/O of an int8 graph (a .tflite whose float input goes through QUANTIZE
+// and whose output comes from DEQUANTIZE): on a copy, the int8 tensors become the graph's
+// I/O and the two ops go, so that NAME_quantize_input / NAME_dequantize_output do exactly
+// their arithmetic and NAME_invoke keeps the model's float I/O. Only when every graph input
+// (output) converts this way. Returns true when it folded anything.
+bool fold_io_conversions(Model& m) {
+  auto readers = [&](int t) {
+    std::vector<size_t> r;
+    for (size_t i = 0; i < m.ops.size(); ++i) {
+      if (std::find(m.ops[i].inputs.begin(), m.ops[i].inputs.end(), t) != m.ops[i].inputs.end()) {
+        r.push_back(i);
+      }
+    }
+    return r;
+  };
+  std::vector<size_t> drop;
+  std::vector<int> inputs = m.inputs, outputs = m.outputs;
+  for (int& t : inputs) {
+    const std::vector<size_t> r = readers(t);
+    const bool converts = m.tensor(t).dtype == DType::kFloat32 && r.size() == 1 &&
+                          m.ops[r[0]].type == OpType::kQuantize &&
+                          m.tensor(m.ops[r[0]].outputs[0]).dtype == DType::kInt8 &&
+                          !is_graph_output(m, m.ops[r[0]].outputs[0]);
+    if (!converts) return false;
+    drop.push_back(r[0]);
+    t = m.ops[r[0]].outputs[0];
+  }
+  for (int& t : outputs) {
+    auto producer = std::find_if(m.ops.begin(), m.ops.end(), [&](const Op& op) {
+      return op.outputs[0] == t;
+    });
+    if (producer == m.ops.end() || producer->type != OpType::kDequantize ||
+        m.tensor(t).dtype != DType::kFloat32 ||
+        m.tensor(producer->inputs[0]).dtype != DType::kInt8 ||
+        readers(producer->inputs[0]).size() != 1) {
+      return false;
+    }
+    drop.push_back(static_cast<size_t>(producer - m.ops.begin()));
+    t = producer->inputs[0];
+  }
+  std::sort(drop.begin(), drop.end());
+  for (size_t k = drop.size(); k-- > 0;) m.ops.erase(m.ops.begin() + static_cast<std::ptrdiff_t>(drop[k]));
+  for (int t : m.inputs) m.tensor(t).role = TensorRole::kIntermediate;
+  for (int t : m.outputs) m.tensor(t).role = TensorRole::kIntermediate;
+  m.inputs = inputs;
+  m.outputs = outputs;
+  for (int t : m.inputs) m.tensor(t).role = TensorRole::kInput;
+  for (int t : m.outputs) m.tensor(t).role = TensorRole::kOutput;
+  return true;
 }
 
 }  // namespace
@@ -208,7 +265,18 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
     folded = original;
     fold_batch_norm(folded);
   }
-  const Model& m = has_batch_norm && !original.is_quantized() ? folded : original;
+  Model io_folded;
+  const bool has_io_conversion = original.is_quantized() &&
+      std::any_of(original.ops.begin(), original.ops.end(), [](const Op& op) {
+        return op.type == OpType::kQuantize || op.type == OpType::kDequantize;
+      });
+  if (has_io_conversion) {
+    io_folded = original;
+    if (!fold_io_conversions(io_folded)) io_folded = Model();
+  }
+  const Model& m = has_batch_norm && !original.is_quantized() ? folded
+                   : !io_folded.ops.empty()                   ? io_folded
+                                                              : original;
   std::string name = o.name;
   if (name.empty()) {
     std::set<std::string> none;
@@ -351,7 +419,12 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
   for (size_t i = 0; i < m.ops.size(); ++i) {
     const Op& op = m.ops[i];
     const std::string& out = plan.slots[static_cast<size_t>(op.outputs[0])].var;
-    const std::string& in = plan.slots[static_cast<size_t>(op.inputs[0])].var;
+    // Every activation input, in order (add and mul may read two).
+    std::string in;
+    for (int t : op.inputs) {
+      if (t < 0 || m.tensor(t).is_constant()) continue;
+      in += (in.empty() ? "" : ", ") + plan.slots[static_cast<size_t>(t)].var;
+    }
     if (fns[i].empty()) {
       ctx.src.linef("// {} ({}): nothing to do at inference, {} is {}", op.name,
                     op_type_name(op.type), out, in);
@@ -382,6 +455,10 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
   }
   api.arena_bytes = r.arena_bytes;
   if (int8) {
+    for (int t : m.inputs) {
+      api.input_scales.push_back(m.tensor(t).quant.scale[0]);
+      api.input_zero_points.push_back(static_cast<int32_t>(m.tensor(t).quant.zero_point[0]));
+    }
     api.input_scale = m.input().quant.scale[0];
     api.input_zero_point = static_cast<int32_t>(m.input().quant.zero_point[0]);
     api.output_scale = m.output().quant.scale[0];

@@ -112,6 +112,9 @@ OpStorage op_storage(const Model& m, const Op& op) {
 void emit_float_kernel(EmitContext& ctx, const Op& op, const std::string& fn) {
   switch (op.type) {
     case OpType::kDense: return emit_dense(ctx, op, fn);
+    case OpType::kAdd:
+    case OpType::kMul:
+      return emit_elementwise_kernel(ctx, op, fn, false);
     case OpType::kActivation: return emit_activation(ctx, op, fn);
     case OpType::kSoftmax: return emit_softmax(ctx, op, fn);
     case OpType::kConv2d:

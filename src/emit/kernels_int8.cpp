@@ -263,6 +263,9 @@ int64_t int8_scratch_bytes(const Target& target, const Model& m, const Op& op) {
 void emit_int8_kernel(EmitContext& ctx, const Op& op, const std::string& fn) {
   switch (op.type) {
     case OpType::kDense: return emit_dense(ctx, op, fn);
+    case OpType::kAdd:
+    case OpType::kMul:
+      return emit_elementwise_kernel(ctx, op, fn, true);
     case OpType::kActivation: return emit_lookup(ctx, op, fn);
     case OpType::kSoftmax: return emit_softmax(ctx, op, fn);
     case OpType::kConv2d:

@@ -278,7 +278,8 @@ void Importer::add_op(size_t index, const tfl::Operator& o) {
     case op_code::kFullyConnected: case op_code::kConv2d: case op_code::kDepthwiseConv2d:
     case op_code::kMaxPool2d: case op_code::kAveragePool2d: case op_code::kReshape:
     case op_code::kSoftmax: case op_code::kLogistic: case op_code::kTanh: case op_code::kRelu:
-    case op_code::kRelu6:
+    case op_code::kRelu6: case op_code::kAdd: case op_code::kMul: case op_code::kQuantize:
+    case op_code::kDequantize:
       break;
     default:
       refuse_op(index, "is not supported by the importer yet");
@@ -287,6 +288,23 @@ void Importer::add_op(size_t index, const tfl::Operator& o) {
   const int x = [&] { need_inputs(1, 3); return tensor(in[0]); }();
   op.inputs = {x};
   switch (code) {
+    case op_code::kAdd:
+    case op_code::kMul: {
+      need_inputs(2, 2);
+      if (in[1] < 0) bad_input("{}: operator {} ({}) lacks its second input", source, index, op_names[index]);
+      op.type = code == op_code::kAdd ? OpType::kAdd : OpType::kMul;
+      op.inputs = {x, tensor(in[1])};
+      tfl::ActivationFunctionType act = tfl::ActivationFunctionType_NONE;
+      if (const auto* opt = o.builtin_options_as_AddOptions()) act = opt->fused_activation_function();
+      if (const auto* opt = o.builtin_options_as_MulOptions()) act = opt->fused_activation_function();
+      op.set_str("activation", fused(act, index));
+      break;
+    }
+    case op_code::kQuantize:
+    case op_code::kDequantize:
+      need_inputs(1, 1);
+      op.type = code == op_code::kQuantize ? OpType::kQuantize : OpType::kDequantize;
+      break;
     case op_code::kFullyConnected: {
       need_inputs(2, 3);
       const int w = tensor(in[1]);
@@ -408,15 +426,16 @@ void Importer::add_op(size_t index, const tfl::Operator& o) {
     bad_input("{}: operator {} ({}) writes constant tensor '{}'", source, index, op_names[index],
               m.tensor(y).name);
   }
-  // Float and int8 do not mix within one op (QUANTIZE / DEQUANTIZE are not mapped yet).
-  for (int t : op.inputs) {
+  // Float and int8 do not mix within one op, except in QUANTIZE / DEQUANTIZE.
+  const bool converts = op.type == OpType::kQuantize || op.type == OpType::kDequantize;
+  for (int t : converts ? std::vector<int>{} : op.inputs) {
     const Tensor& tt = m.tensor(t);
     if (!tt.is_constant() && tt.dtype != m.tensor(y).dtype) {
       refuse_op(index, fmt::format("reads {} tensor '{}' and writes {}", dtype_name(tt.dtype),
                                    tt.name, dtype_name(m.tensor(y).dtype)));
     }
   }
-  check_scales(index, op.inputs, y);
+  if (!converts) check_scales(index, op.inputs, y);
   op.outputs = {y};
   op.name = std::string(op_type_name(op.type)) + "_" + std::to_string(++type_counts[op.type]);
   m.ops.push_back(std::move(op));
@@ -446,23 +465,17 @@ Model Importer::run() {
   };
   m.inputs = io(sg.inputs(), "inputs", TensorRole::kInput);
   m.outputs = io(sg.outputs(), "outputs", TensorRole::kOutput);
-  // One kind of arithmetic per model: every activation float32, or every one int8.
-  bool any_float = false, any_int8 = false;
+  // One kind of arithmetic per model: every activation float32, or int8 (with float32 or
+  // int16 I/O tensors converted by QUANTIZE / DEQUANTIZE, checked by check_int8_model).
+  bool any_int8 = false;
+  for (const Tensor& t : m.tensors) any_int8 = any_int8 || (!t.is_constant() && t.dtype == DType::kInt8);
   for (const Tensor& t : m.tensors) {
-    if (t.is_constant()) continue;
-    any_float = any_float || t.dtype == DType::kFloat32;
-    any_int8 = any_int8 || t.dtype == DType::kInt8;
-    if (t.dtype != DType::kFloat32 && t.dtype != DType::kInt8) {
+    if (any_int8) break;
+    if (!t.is_constant() && t.dtype != DType::kFloat32) {
       unsupported("{}: activation tensor '{}' is {} (tinyc runs float32 or int8 graphs); model "
                   "ops: {}", source, t.name, dtype_name(t.dtype), op_list());
     }
-  }
-  if (any_float && any_int8) {
-    unsupported("{}: the graph mixes float32 and int8 activations; model ops: {}", source,
-                op_list());
-  }
-  for (const Tensor& t : m.tensors) {
-    if (t.is_constant() && any_float && t.dtype != DType::kFloat32) {
+    if (t.is_constant() && t.dtype != DType::kFloat32) {
       unsupported("{}: float model with {} weight tensor '{}' (hybrid quantization); model ops: "
                   "{}", source, dtype_name(t.dtype), t.name, op_list());
     }

@@ -15,6 +15,7 @@ constexpr int32_t kDequantize = 6;
 constexpr int32_t kFullyConnected = 9;
 constexpr int32_t kLogistic = 14;
 constexpr int32_t kMaxPool2d = 17;
+constexpr int32_t kMul = 18;
 constexpr int32_t kRelu = 19;
 constexpr int32_t kRelu6 = 21;
 constexpr int32_t kReshape = 22;
