@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "tinyc/model.h"
 
@@ -27,5 +28,38 @@ Model import_tflite(const std::string& bytes, const std::string& source);
 
 // Reads and imports a .tflite file; the model is named after the file's stem.
 Model load_tflite(const std::string& path);
+
+// What export did to the model on the way (preprocessing folded or left out), one line each.
+struct ExportReport {
+  std::vector<std::string> notes;
+};
+
+// Encodes a tinyc model (float32 or int8) as a .tflite flatbuffer: schema version 3,
+// identifier "TFL3", buffer 0 empty, one buffer per constant (16-byte aligned), operator codes
+// with both deprecated_builtin_code and builtin_code, TFLite's op versions for int8 / float.
+// The same model gives the same bytes.
+//
+// Lowering (on a copy): batch_norm is folded into the conv2d / depthwise_conv2d / dense before
+// it (fold_batch_norm; one that cannot fold is Error(kUnsupported) naming it); dropout and
+// activation "none" are removed. Mapping: dense -> FULLY_CONNECTED, conv2d -> CONV_2D,
+// depthwise_conv2d -> DEPTHWISE_CONV_2D, max/avg_pool2d -> MAX/AVERAGE_POOL_2D,
+// global_avg_pool2d -> AVERAGE_POOL_2D over H x W then RESHAPE to (1, C) (tinyc's int8
+// arithmetic; TFLM's MEAN rounds differently), flatten / reshape -> RESHAPE (with an int32 shape
+// input), softmax -> SOFTMAX, activation -> RELU / RELU6 / LOGISTIC / TANH; relu and relu6 stay
+// fused. int8 tensors keep their quantization: weights per channel (quantized_dimension 0 for
+// conv / FC, 3 for depthwise), int32 biases with scale in * w, fixed softmax / logistic output
+// parameters. Other layers are Error(kUnsupported) naming the layer.
+//
+// Preprocessing: a .tflite cannot hold it. For float models it is folded into the first layer
+// where that is exact in real arithmetic: the input feeds (through flatten / reshape) one
+// dense layer (w' = w * scale, b' = b - w' offset), or one conv and the preprocessing is a
+// per-tensor scale without offset (w' = w * scale). int8 models never fold it (TFLM derives the
+// first layer's requantization from the input scale, so changing it would change the
+// arithmetic). Otherwise it is left out and a note in `report` tells the caller to feed
+// preprocessed inputs.
+std::string export_tflite(const Model& model, ExportReport* report);
+
+// export_tflite, written to `path` atomically (temporary file + rename).
+void save_tflite(const Model& model, const std::string& path, ExportReport* report);
 
 }  // namespace tinyc

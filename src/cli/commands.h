@@ -23,6 +23,7 @@ void register_compress(CLI::App& app);
 void register_targets(CLI::App& app);
 void register_emit(CLI::App& app);
 void register_import(CLI::App& app);
+void register_export(CLI::App& app);
 
 // Shared helpers (common.cpp).
 // Prints exactly one JSON object on stdout.
