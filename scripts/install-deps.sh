@@ -7,6 +7,8 @@ packages=(
   libeigen3-dev zlib1g-dev catch2
   # data the tests and examples read: Fashion-MNIST (IDX) and scikit-learn's raw digits.csv.gz
   dataset-fashion-mnist python3-sklearn
+  # scripts (firmware demo of the Quick start, benchmarks)
+  python3
   # firmware tests: cross-compile emitted code for Cortex-M and run it in QEMU (semihosting)
   gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
 )

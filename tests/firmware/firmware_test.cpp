@@ -174,3 +174,18 @@ TEST_CASE("firmware: int8 dense with ragged sizes is bit-exact on DSP and plain 
     }
   }
 }
+
+// The Quick start's last step: scripts/firmware_demo.py builds, runs and compares a model.
+TEST_CASE("firmware: the quick start's demo script runs the int8 sine model in QEMU", "[firmware]") {
+  require_toolchain();
+  for (const auto& m : tinyc_test::reference_models()) {
+    if (m.name != "sine" || !m.int8) continue;
+    const auto run = run_command(fmt::format("python3 {}/scripts/firmware_demo.py {} --data {} "
+                                             "--target cortex-m4 --tinyc {} 2>&1",
+                                             TINYC_SOURCE_DIR, m.path, m.data, TINYC_BINARY));
+    INFO(run.out);
+    REQUIRE(run.exit_code == 0);
+    CHECK(run.out.find("bit-exact with the reference executor") != std::string::npos);
+    CHECK(run.out.find("flash: ") != std::string::npos);
+  }
+}
