@@ -212,7 +212,8 @@ def render(args, records, started):
              "- Models trained here with `tinyc train --seed 0` (spec epochs); accuracy on the "
              "test split (digits: the data's split column; Fashion-MNIST: t10k). int8 "
              "calibration: 1000 train rows, `auto`; QAT and pruning fine-tune with the spec's "
-             "optimizer; unstructured pruning uses one global threshold (`--prune-scope "
+             "optimizer; unstructured pruning zeroes dense weight matrices only (conv2d "
+             "kernels stay dense) with one global threshold (`--prune-scope "
              "global`), structured pruning removes the fraction of units/filters of every layer "
              "that has a prunable consumer. Weight bytes: float32 (or int8 + int32 biases + scales) as `tinyc "
              "info` counts them, zeros included (pruned models are stored dense).", ""]
