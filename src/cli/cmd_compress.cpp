@@ -1,12 +1,14 @@
-// tinyc compress M --data D -o OUT [--prune S [--structured]] [--quantize int8]: makes a trained
-// model smaller (prune with fine-tuning, then quantize) and reports before/after sizes and test
-// metrics (DESIGN.md §3).
+// tinyc compress M --data D -o OUT [--student SPEC [--distill-from T]] [--prune S [--structured]]
+// [--quantize int8 [--qat-epochs N]]: makes a trained model smaller (distill, then prune with
+// fine-tuning, then quantize) and reports before/after sizes and test metrics (DESIGN.md §3).
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "tinyc/distill.h"
 #include "tinyc/error.h"
 #include "tinyc/model_file.h"
 #include "tinyc/prune.h"
+#include "tinyc/qat.h"
 #include "tinyc/quantize.h"
 #include "tinyc/train.h"
 #include "tinyc/transform.h"
@@ -47,10 +49,14 @@ std::vector<int64_t> spread(const std::vector<int64_t>& rows, int64_t count) {
 
 void register_compress(CLI::App& app) {
   auto* cmd = app.add_subcommand("compress",
-                                 "Compress a trained model: magnitude pruning with "
-                                 "fine-tuning, then int8 quantization");
+                                 "Compress a trained model: distillation into a smaller "
+                                 "student, magnitude pruning with fine-tuning, then int8 "
+                                 "quantization (post-training or quantization-aware)");
   struct Args {
     std::string model, data, out, label, quantize, method = "auto", scope = "layer";
+    std::string student, teacher;
+    float temperature = kDefaultTemperature, alpha = kDefaultAlpha;
+    int distill_epochs = 0, qat_epochs = 0;
     int64_t calibration = 1000;
     double prune = -1.0;
     int finetune_epochs = 10;
@@ -60,7 +66,9 @@ void register_compress(CLI::App& app) {
     bool json = false, explain = false, structured = false;
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("model", a->model, "Trained float model (.tinyc)")->required();
+  cmd->add_option("model", a->model,
+                  "Trained float model (.tinyc or .tflite); with --student, the default teacher")
+      ->required();
   cmd->add_option("--data", a->data,
                   "The training data (CSV file or IDX directory): "
                   "calibration rows come from its train split, metrics from its test split")
@@ -81,9 +89,11 @@ void register_compress(CLI::App& app) {
                   "Fine-tuning epochs after pruning (0: one-shot pruning)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  cmd->add_option("--lr", a->lr, "Fine-tuning learning rate (plain SGD; default 0.1)")
+  cmd->add_option("--lr", a->lr, "Fine-tuning learning rate (default: the stored spec's; fine-tuning uses the "
+                  "spec's optimizer and schedule)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--seed", a->seed, "Fine-tuning shuffle seed")->capture_default_str();
+  cmd->add_option("--seed", a->seed,
+                  "Seed of fine-tuning shuffles and of the student's initialization")->capture_default_str();
   cmd->add_option("--threads", a->threads, "Fine-tuning threads (0: all)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--quantize", a->quantize, "Post-training quantization (TFLite int8 spec)")
@@ -101,14 +111,46 @@ void register_compress(CLI::App& app) {
                 "Quantization debugger: per layer, the float-vs-int8 "
                 "error (SQNR, max abs) and the metric with only that layer quantized, on the "
                 "calibration samples (always in the --json report)");
+  cmd->add_option("--qat-epochs", a->qat_epochs,
+                  "With --quantize int8: quantization-aware fine-tuning epochs (fake-quantized "
+                  "weights and activations, straight-through gradients; the int8 model uses the "
+                  "learned activation ranges)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--student", a->student,
+                  "Distillation: train the model of this spec (JSON) on the labels and the "
+                  "teacher's outputs, on the teacher's train split; it replaces M for the "
+                  "later stages")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--distill-from", a->teacher,
+                  "The teacher (.tinyc float or int8, or .tflite; default: M); needs --student")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--temperature", a->temperature, "Distillation temperature T (> 0)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--alpha", a->alpha,
+                  "Distillation: weight of the label loss; 1 - alpha weighs T^2 x KL to the "
+                  "teacher's softened outputs (MSE to its outputs for regression)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--distill-epochs", a->distill_epochs,
+                  "Student training epochs (default: the student spec's)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--label", a->label, "CSV label column");
   cmd->add_flag("--json", a->json, "Print one JSON object on stdout");
   cmd->callback([a] {
-    if (a->quantize.empty() && a->prune < 0.0) {
-      throw CLI::RequiredError("--prune S and/or --quantize int8 (the compression to apply)");
+    if (a->quantize.empty() && a->prune < 0.0 && a->student.empty()) {
+      throw CLI::RequiredError(
+          "--student SPEC, --prune S and/or --quantize int8 (the compression to apply)");
+    }
+    if (!a->teacher.empty() && a->student.empty()) {
+      throw CLI::RequiredError("--student SPEC (the model --distill-from trains)");
+    }
+    if (a->qat_epochs > 0 && a->quantize.empty()) {
+      throw CLI::RequiredError("--quantize int8 (--qat-epochs fine-tunes for it)");
     }
     const Model m = load_model(a->model);
-    if (m.is_quantized()) {
+    // An int8 model may only teach: nothing else is compressed twice.
+    if (m.is_quantized() && (a->student.empty() || !a->teacher.empty())) {
       unsupported("{}: model '{}' is already int8; compress the float model it came from", a->model,
                   m.name);
     }
@@ -137,14 +179,54 @@ void register_compress(CLI::App& app) {
     Evaluated after = before;  // updated by each stage
     nlohmann::json stages = nlohmann::json::array();
     std::vector<std::string> lines;
-    if (a->prune >= 0.0) {
-      std::vector<float> px, py;
+    std::vector<std::pair<std::string, Evaluated>> table{{"before", before}};
+    if (!a->student.empty()) {
+      const Model teacher = a->teacher.empty() ? m : load_model(a->teacher);
+      DistillOptions d;
+      d.temperature = a->temperature;
+      d.alpha = a->alpha;
+      // The student trains on M's train split (its test rows stay unseen): same split seed
+      // and fractions, so the same rows; --seed seeds its initialization and shuffling.
+      d.train.seed = a->seed;
+      if (has_split) {
+        d.train.split_seed = static_cast<int64_t>(m.split.seed);
+        d.train.val_split = m.split.val;
+        d.train.test_split = m.split.test;
+      }
+      d.train.epochs = a->distill_epochs > 0 ? a->distill_epochs : -1;
+      d.train.threads = a->threads;
+      d.train.progress = ProgressMode::kQuiet;
+      const ModelSpec spec = load_spec(a->student);
+      current = distill(teacher, spec, data, d).model;
+      after = measure(current, tx, ty, test_n);
+      table.emplace_back("distill", after);
+      nlohmann::json stage;
+      stage["stage"] = "distill";
+      stage["teacher"] = a->teacher.empty() ? a->model : a->teacher;
+      stage["student"] = a->student;
+      stage["temperature"] = a->temperature;
+      stage["alpha"] = a->alpha;
+      stage["epochs"] = current.history.size();
+      stage["params"] = after.stats.params;
+      stage["metrics"] = metrics_json(m.task, after.metrics);
+      stages.push_back(stage);
+      lines.push_back(fmt::format("distill: student {} ({} params) from {}, T {}, alpha {}, {} "
+                                  "epochs; {}", spec.name, after.stats.params,
+                                  stage["teacher"].get<std::string>(), a->temperature, a->alpha,
+                                  current.history.size(), metrics_text(m.task, after.metrics)));
+    }
+    // Preprocessed train rows for fine-tuning (pruning, QAT), with the current model's
+    // preprocessing (the student's after distillation).
+    std::vector<float> px, py;
+    TrainData td;
+    if (a->prune >= 0.0 || a->qat_epochs > 0) {
       gather_rows(data, train_rows, &px, &py);
-      m.preprocess.apply(px.data(), static_cast<int64_t>(train_rows.size()), data.features);
-      TrainData td;
+      current.preprocess.apply(px.data(), static_cast<int64_t>(train_rows.size()), data.features);
       td.x = px.data();
       td.y = py.data();
       td.rows = static_cast<int64_t>(train_rows.size());
+    }
+    if (a->prune >= 0.0) {
       PruneOptions po;
       po.sparsity = a->prune;
       po.global = a->scope == "global";
@@ -156,6 +238,7 @@ void register_compress(CLI::App& app) {
       current = a->structured ? prune_structured(current, po, &td, &pr)
                               : prune_model(current, po, &td, &pr);
       after = measure(current, tx, ty, test_n);
+      table.emplace_back("prune", after);
       const Evaluated& e = after;
       nlohmann::json stage;
       stage["stage"] = "prune";
@@ -190,16 +273,39 @@ void register_compress(CLI::App& app) {
       // batch_norm folds into the layer before it (quantize_model would fold it too); folded
       // here so that the debugger compares the same graphs.
       fold_batch_norm(current);
+      const auto calib_n = static_cast<int64_t>(calib_rows.size());
+      Metrics ptq_metrics;
+      if (a->qat_epochs > 0) {
+        // Post-training quantization of the same float model, for comparison.
+        ptq_metrics = measure(quantize_model(current, cx.data(), cy.data(), calib_n, qo, nullptr),
+                              tx, ty, test_n).metrics;
+        QatOptions qat;
+        qat.epochs = a->qat_epochs;
+        qat.lr = a->lr;
+        qat.seed = a->seed;
+        qat.threads = a->threads;
+        current = qat_finetune(current, td, cx.data(), calib_n, qat, &qo.ranges);
+        qo.method = CalibrationMethod::kMinMax;  // every calibrated tensor has a QAT range
+        const Evaluated q = measure(current, tx, ty, test_n);
+        table.emplace_back("qat", q);
+        stages.push_back({{"stage", "qat"},
+                          {"epochs", a->qat_epochs},
+                          {"metrics", metrics_json(m.task, q.metrics)}});
+        lines.push_back(fmt::format("qat: {} fake-quantized fine-tuning epochs; float model {}",
+                                    a->qat_epochs, metrics_text(m.task, q.metrics)));
+      }
       const Model float_model = current;
-      current = quantize_model(current, cx.data(), cy.data(),
-                               static_cast<int64_t>(calib_rows.size()), qo, &report);
+      current = quantize_model(current, cx.data(), cy.data(), calib_n, qo, &report);
       after = measure(current, tx, ty, test_n);
+      table.emplace_back("quantize", after);
       const Evaluated& e = after;
       nlohmann::json stage;
       stage["stage"] = "quantize";
       stage["dtype"] = "int8";
       stage["calibration_rows"] = report.calibration_rows;
-      stage["calibration_method"] = calibration_method_name(report.method_used);
+      stage["calibration_method"] =
+          a->qat_epochs > 0 ? "qat" : calibration_method_name(report.method_used);
+      if (a->qat_epochs > 0) stage["ptq_metrics"] = metrics_json(m.task, ptq_metrics);
       stage["metrics"] = metrics_json(m.task, e.metrics);
       if (report.minmax_metrics.present) {
         stage["calibration_metrics"] = {{"float32", metrics_json(m.task, report.float_metrics)},
@@ -207,8 +313,10 @@ void register_compress(CLI::App& app) {
                                         {"mse", metrics_json(m.task, report.mse_metrics)}};
       }
       lines.push_back(fmt::format(
-          "quantize int8: {} calibration samples, {} ranges; {}", report.calibration_rows,
-          calibration_method_name(report.method_used), metrics_text(m.task, e.metrics)));
+          "quantize int8: {} calibration samples, {} ranges; {}{}", report.calibration_rows,
+          stage["calibration_method"].get<std::string>(), metrics_text(m.task, e.metrics),
+          a->qat_epochs > 0 ? " (post-training only: " + metrics_text(m.task, ptq_metrics) + ")"
+                            : std::string()));
       if (a->explain || a->json) {
         const QuantExplanation ex = explain_quantization(float_model, current, cx.data(), cy.data(),
                                                          static_cast<int64_t>(calib_rows.size()));
@@ -251,9 +359,9 @@ void register_compress(CLI::App& app) {
     for (const std::string& line : lines) std::printf("%s\n", line.c_str());
     std::printf("%-8s %10s %10s %14s %10s %12s\n", "", "params", "nonzero", "weight bytes", metric,
                 "loss");
-    for (const auto& [name, e] : {std::pair<const char*, const Evaluated&>{"before", before},
-                                  std::pair<const char*, const Evaluated&>{"after", after}}) {
-      std::printf("%-8s %10lld %10lld %14lld %10.4f %12.4f\n", name,
+    table.emplace_back("after", after);
+    for (const auto& [name, e] : table) {
+      std::printf("%-8s %10lld %10lld %14lld %10.4f %12.4f\n", name.c_str(),
                   static_cast<long long>(e.stats.params),
                   static_cast<long long>(e.stats.nonzero_params),
                   static_cast<long long>(e.stats.weights_bytes), e.metrics.metric, e.metrics.loss);

@@ -1,0 +1,50 @@
+// Knowledge distillation (Hinton, Vinyals & Dean 2015): trains a student model from its spec
+// on the labels and on a teacher's outputs.
+//
+// Classification, per row with student logits z, label y and teacher probabilities p:
+//   q = softmax(log(p) / T)            (= softmax(teacher logits / T) for a float teacher; an
+//                                        int8 or imported teacher gives probabilities only)
+//   L = alpha * CE(y, softmax(z)) + (1 - alpha) * T^2 * KL(q || softmax(z / T))
+//   dL/dz = alpha * (softmax(z) - onehot(y)) + (1 - alpha) * T * (softmax(z / T) - q)
+// Regression, with teacher output t: L = alpha * MSE(z, y) + (1 - alpha) * MSE(z, t).
+// The teacher (float, int8 or imported .tflite) runs once over the training rows in the
+// reference executor; the student trains with its spec's train config (overrides in
+// DistillOptions::train) through a TrainHook that replaces the loss.
+#pragma once
+
+#include <cstdint>
+
+#include "tinyc/data.h"
+#include "tinyc/model.h"
+#include "tinyc/spec.h"
+#include "tinyc/train.h"
+
+namespace tinyc {
+
+constexpr float kDefaultTemperature = 4.0f;
+constexpr float kDefaultAlpha = 0.5f;
+
+// The classification loss above for one row of k logits; writes dL/dz (unscaled) to `grad`
+// and returns L.
+double distill_loss_row(const float* z, int64_t label, const float* q, int64_t k, float temperature,
+                        float alpha, float* grad);
+
+// q = softmax(log(p) / T) per row of k probabilities (zeros stay zero).
+void soften_probabilities(float* p, int64_t rows, int64_t k, float temperature);
+
+struct DistillOptions {
+  float temperature = kDefaultTemperature;  // > 0
+  float alpha = kDefaultAlpha;              // weight of the label loss, in [0, 1]
+  // Student training overrides and the split: split_seed (or seed), val_split and test_split
+  // define the student's split exactly as `tinyc train` would (pass the teacher's to keep its
+  // test rows out of training); seed also seeds the student's initialization and shuffling.
+  TrainOptions train;
+};
+
+// Trains the student described by `student` on `data` distilled from `teacher`; the job's
+// result scores the student on each split. Errors: teacher and student disagree on task,
+// input size or output width (Error(kBadInput)).
+TrainJob distill(const Model& teacher, const ModelSpec& student, const Dataset& data,
+                 const DistillOptions& options);
+
+}  // namespace tinyc

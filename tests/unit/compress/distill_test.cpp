@@ -1,0 +1,128 @@
+// Distillation: the loss gradient against finite differences, softened teacher probabilities,
+// and a student distilled from digits_mlp.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "tinyc/distill.h"
+#include "tinyc/error.h"
+#include "tinyc/executor.h"
+#include "tinyc/model_file.h"
+#include "tinyc/rng.h"
+#include "tinyc/spec.h"
+
+using namespace tinyc;
+
+namespace {
+
+const std::string kModels = TINYC_SOURCE_DIR "/models/";
+const std::string kTasks = TINYC_SHARED_DIR "/data/tasks/";
+
+std::vector<float> softmax(const std::vector<float>& z, float t) {
+  std::vector<float> p(z.size());
+  double sum = 0.0;
+  for (size_t i = 0; i < z.size(); ++i) sum += std::exp(static_cast<double>(z[i]) / t);
+  for (size_t i = 0; i < z.size(); ++i) p[i] = static_cast<float>(std::exp(static_cast<double>(z[i]) / t) / sum);
+  return p;
+}
+
+const char* kStudent = R"({"name": "digits_student", "input": [64], "task": "classification",
+  "preprocess": {"normalize": "scale", "factor": 0.0625}, "split": {"val": 0.0, "test": 0.2},
+  "layers": [{"type": "dense", "units": 6, "activation": "relu"},
+             {"type": "dense", "units": 10, "activation": "softmax"}],
+  "train": {"loss": "cross_entropy", "optimizer": "adam", "lr": 0.003, "batch": 32, "epochs": 8}})";
+
+}  // namespace
+
+TEST_CASE("distillation loss gradient matches finite differences", "[distill]") {
+  Rng rng(7);
+  const int64_t k = 5;
+  for (float alpha : {0.0f, 0.3f, 1.0f}) {
+    for (float t : {1.0f, 4.0f}) {
+      std::vector<float> z(k), teacher(k);
+      for (auto& v : z) v = 3.0f * (static_cast<float>(rng.uniform()) - 0.5f);
+      for (auto& v : teacher) v = 4.0f * (static_cast<float>(rng.uniform()) - 0.5f);
+      const std::vector<float> q = softmax(teacher, t);
+      std::vector<float> grad(k), scratch(k);
+      const double loss = distill_loss_row(z.data(), 2, q.data(), k, t, alpha, grad.data());
+      CHECK(std::isfinite(loss));
+      for (int64_t i = 0; i < k; ++i) {
+        const float h = 1e-2f;
+        std::vector<float> zp = z, zm = z;
+        zp[static_cast<size_t>(i)] += h;
+        zm[static_cast<size_t>(i)] -= h;
+        const double fd = (distill_loss_row(zp.data(), 2, q.data(), k, t, alpha, scratch.data()) -
+                           distill_loss_row(zm.data(), 2, q.data(), k, t, alpha, scratch.data())) /
+                          (zp[static_cast<size_t>(i)] - zm[static_cast<size_t>(i)]);
+        INFO("alpha " << alpha << " T " << t << " logit " << i);
+        CHECK(grad[static_cast<size_t>(i)] == Approx(fd).margin(2e-3));
+      }
+    }
+  }
+  // The KL term vanishes when the student matches the teacher: only the label term remains.
+  const std::vector<float> z{0.5f, -1.0f, 2.0f};
+  const std::vector<float> q = softmax(z, 4.0f);
+  std::vector<float> g(3);
+  const double l = distill_loss_row(z.data(), 0, q.data(), 3, 4.0f, 0.0f, g.data());
+  CHECK(l == Approx(0.0).margin(1e-6));
+  for (float v : g) CHECK(v == Approx(0.0f).margin(1e-6));
+}
+
+TEST_CASE("softened probabilities equal softmax(logits / T)", "[distill]") {
+  const std::vector<float> z{1.0f, -2.0f, 0.5f, 3.0f};
+  std::vector<float> p = softmax(z, 1.0f);
+  soften_probabilities(p.data(), 1, 4, 4.0f);
+  const std::vector<float> want = softmax(z, 4.0f);
+  for (size_t i = 0; i < z.size(); ++i) CHECK(p[i] == Approx(want[i]).epsilon(1e-5));
+  // int8 teachers give exact zeros: they stay zero.
+  std::vector<float> sparse{0.0f, 0.75f, 0.25f};
+  soften_probabilities(sparse.data(), 1, 3, 2.0f);
+  CHECK(sparse[0] == 0.0f);
+  CHECK(sparse[1] + sparse[2] == Approx(1.0f));
+  CHECK(sparse[1] == Approx(std::sqrt(0.75) / (std::sqrt(0.75) + std::sqrt(0.25))));
+}
+
+TEST_CASE("a student distilled from digits_mlp follows its teacher", "[distill]") {
+  const Dataset data = load_data(kTasks + "digits.csv");
+  TrainOptions t;
+  t.progress = ProgressMode::kQuiet;
+  t.threads = 2;
+  const TrainJob teacher = train_from_spec(load_spec(kModels + "digits_mlp.json"), data, t);
+  const ModelSpec student = parse_spec(kStudent, "student.json");
+  DistillOptions d;
+  d.train = t;
+  d.alpha = 0.0f;  // teacher only: the student must learn from the soft targets alone
+  const TrainJob s = distill(teacher.model, student, data, d);
+  const TrainJob alone = train_from_spec(student, data, t);
+  INFO("teacher " << teacher.result.test.metric << ", distilled (alpha 0) " << s.result.test.metric
+                  << ", alone " << alone.result.test.metric);
+  CHECK(s.result.test.metric >= 0.75);
+  // Agreement with the teacher on the test rows.
+  SplitSpec sp;
+  sp.test = 0.2;
+  const SplitIndices split = make_split(data, sp);
+  std::vector<float> x, y;
+  gather_rows(data, split.test, &x, &y);
+  const auto n = static_cast<int64_t>(split.test.size());
+  const std::vector<float> pt = run_model(teacher.model, x.data(), n);
+  const std::vector<float> ps = run_model(s.model, x.data(), n);
+  int64_t agree = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    agree += std::max_element(pt.begin() + r * 10, pt.begin() + r * 10 + 10) - (pt.begin() + r * 10) ==
+             std::max_element(ps.begin() + r * 10, ps.begin() + r * 10 + 10) - (ps.begin() + r * 10);
+  }
+  CHECK(static_cast<double>(agree) / static_cast<double>(n) >= 0.75);
+  // Deterministic.
+  CHECK(serialize_model(distill(teacher.model, student, data, d).model) == serialize_model(s.model));
+  // Mismatched student: refused with exit 2.
+  ModelSpec wrong = parse_spec(std::string(kStudent).replace(std::string(kStudent).find("[64]"), 4, "[32]"),
+                               "wrong.json");
+  try {
+    distill(teacher.model, wrong, data, d);
+    FAIL("a student with another input size must be refused");
+  } catch (const Error& e) {
+    CHECK(e.code() == ExitCode::kBadInput);
+  }
+}
