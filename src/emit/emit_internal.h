@@ -74,6 +74,11 @@ int64_t int8_scratch_bytes(const Target& target, const Model& m, const Op& op);
 void emit_int8_kernel(EmitContext& ctx, const Op& op, const std::string& fn);
 // conv2d, depthwise_conv2d and the pools (kernels_int8_cnn.cpp): portable loops.
 void emit_int8_cnn_kernel(EmitContext& ctx, const Op& op, const std::string& fn);
+// conv2d (and depthwise_conv2d with one input channel) on DSP targets (kernels_int8_dsp.cpp):
+// writes the SMLAD kernel and returns true, or returns false where it does not apply. Its
+// int16 scratch: dsp_conv_scratch_bytes (0 where it does not apply).
+bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn);
+int64_t dsp_conv_scratch_bytes(const Target& target, const Model& m, const Op& op);
 // Writes `alignas(16) static const TYPE id[rows][cols]` (rows 0: flat) after a comment line
 // and returns the identifier (made unique from `name`); counts the bytes as weights.
 std::string int_array(EmitContext& ctx, const std::string& name, const char* type, int type_bytes,

@@ -7,7 +7,7 @@
 // The input zero point: sum over taps (x - zx) w = sum x w - zx sum w. A layer whose windows
 // never leave the image has the second term folded into its bias at emit time; a padded
 // layer subtracts zx per tap (taps in the padding are skipped, as in the reference).
-// Portable loops for every target; SIMD (SMLAD) versions are still to come (issue 5).
+// Portable loops; DSP targets run conv2d with SMLAD (kernels_int8_dsp.cpp).
 #include <functional>
 
 #include <fmt/format.h>
@@ -258,6 +258,7 @@ void emit_global_avg_pool(EmitContext& ctx, const Op& op, const std::string& fn)
 }  // namespace
 
 void emit_int8_cnn_kernel(EmitContext& ctx, const Op& op, const std::string& fn) {
+  if (emit_int8_conv_dsp(ctx, op, fn)) return;
   switch (op.type) {
     case OpType::kConv2d: return emit_conv2d(ctx, op, fn);
     case OpType::kDepthwiseConv2d: return emit_depthwise(ctx, op, fn);

@@ -189,3 +189,57 @@ TEST_CASE("firmware: the quick start's demo script runs the int8 sine model in Q
     CHECK(run.out.find("flash: ") != std::string::npos);
   }
 }
+
+TEST_CASE("firmware: int8 CNN kernels with odd channel counts and padding are bit-exact",
+          "[firmware][int8]") {
+  require_toolchain();
+  // conv2d over 3 channels with same padding (the DSP kernel's scalar gather), a depthwise over
+  // 8 channels with padding (4 channels per step), conv2d over 8 channels with padding and
+  // stride 2 (the word gather), 1x1 over 5 (rows of taps padded to 4), a
+  // depthwise 3x4 over one channel with multiplier 3 (a conv2d on DSP targets, its window rows
+  // gathered a word at a time), one over 3 channels (portable) and a 2x3 conv2d over 3 (taps
+  // one by one); 7 x 9 pixels and the strided ones are not multiples of the pixel block.
+  const char* specs[] = {
+      R"({"name": "odd_conv", "input": [7, 9, 3], "task": "classification",
+          "layers": [{"type": "conv2d", "filters": 8, "kernel": 3, "padding": "same", "activation": "relu"},
+                     {"type": "depthwise_conv2d", "kernel": 3, "padding": "same", "activation": "relu"},
+                     {"type": "conv2d", "filters": 5, "kernel": 3, "stride": 2, "padding": "same"},
+                     {"type": "conv2d", "filters": 7, "kernel": 1, "activation": "relu6"},
+                     {"type": "flatten"},
+                     {"type": "dense", "units": 3, "activation": "softmax"}],
+          "train": {"loss": "cross_entropy"}})",
+      R"({"name": "odd_depthwise", "input": [9, 11, 1], "task": "classification",
+          "layers": [{"type": "depthwise_conv2d", "kernel": [3, 4], "depth_multiplier": 3, "stride": 2,
+                      "padding": "same", "activation": "relu"},
+                     {"type": "depthwise_conv2d", "kernel": 3, "padding": "valid"},
+                     {"type": "conv2d", "filters": 6, "kernel": [2, 3]},
+                     {"type": "flatten"},
+                     {"type": "dense", "units": 4, "activation": "softmax"}],
+          "train": {"loss": "cross_entropy"}})"};
+  for (const char* spec : specs) {
+    const tinyc::Model f = tinyc::build_model(tinyc::parse_spec(spec, "test spec"), 3);
+    const int64_t in = f.input().sample_size(), rows = 64, cases = 6;
+    std::vector<float> calib(static_cast<size_t>(rows * in));
+    tinyc::Rng rng(11);
+    for (float& v : calib) v = rng.uniform(-1.0f, 3.0f);  // a nonzero input zero point
+    tinyc::QuantizeReport qr;
+    const tinyc::Model q = tinyc::quantize_model(f, calib.data(), nullptr, rows, {}, &qr);
+    const std::vector<float> x(calib.begin(), calib.begin() + cases * in);
+    const tinyc_test::Int8Expected ref = tinyc_test::int8_reference(q, x, cases);
+    for (const char* target : {"cortex-m4", "cortex-m33", "cortex-m0plus"}) {
+      DYNAMIC_SECTION(f.name << " on " << target) {
+        const tinyc::Target& t = tinyc::target_by_name(target);
+        TempDir dir;
+        tinyc::EmitOptions o;
+        o.target = target;
+        o.out_dir = dir.path();
+        o.name = "net";
+        tinyc::emit_model(q, o);
+        tinyc_test::write_text(dir.file("main.c"), tinyc_test::harness_main("net", x, in, true));
+        const auto run = build_and_run(t, dir.path());
+        tinyc_test::check_exact(tinyc_test::parse_harness_output(run.out), ref.outputs,
+                                tinyc_test::parse_harness_int8(run.out), ref.outputs_int8);
+      }
+    }
+  }
+}

@@ -1,0 +1,422 @@
+// int8 conv2d for targets with the DSP extension (Cortex-M4/M7/M33), bit-exact with the int8
+// reference executor: SMLAD does two 16-bit multiply-accumulates per instruction.
+//
+// Per block of kPixels consecutive output pixels (raster order), the taps of each pixel are
+// gathered once into the int16 scratch ("im2col") with the input zero point subtracted, so
+// that taps in the padding are plain zeros and the bias needs no correction. Then each filter
+// runs over the block: one word of 4 weights is loaded and unpacked by SXTB16 into (w0, w2)
+// and (w1, w3) once, and feeds 2 SMLADs per pixel, the pixels' accumulators staying in
+// registers. The scratch stores each pixel's taps in the same order, (x0, x2), (x1, x3), and
+// interleaves the pixels group by group, so one pointer walks all of them with immediate
+// offsets. Rows of weights are padded with zeros to a multiple of 4 taps.
+//
+// A depthwise_conv2d with one input channel (e.g. micro_speech's first layer) is the same
+// computation: its depth multiplier becomes the filter count. Other depthwise layers with
+// multiplier 1 and a multiple of 4 channels run 4 channels at a time (emit_depthwise_dsp).
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "emit/emit_internal.h"
+#include "emit/window_code.h"
+#include "layers/int8_util.h"
+#include "tinyc/error.h"
+
+namespace tinyc {
+namespace {
+
+// Output pixels per block and filters per step. Measured on cortex-m4 (fashion_tiny,
+// micro_speech) against 2x2, 3x2, 2x3, 4x1 and 1x4: one filter over 6 pixels (6 accumulators,
+// 2 unpacked weights, 2 inputs, 3 pointers: the 13 free core registers) is fastest. Per group
+// of 4 taps: 3 instructions unpack the weights, 12 load inputs and 12 SMLADs do 24 MACs.
+constexpr int64_t kPixels = 6;
+constexpr int64_t kFilters = 1;
+
+struct ConvShape {
+  Window g;
+  int64_t filters = 0;
+  int64_t taps = 0;    // kh * kw * in_c
+  int64_t padded = 0;  // taps rounded up to a multiple of 4
+  bool depthwise = false;
+  // in_c % 4 == 0: taps gathered a word at a time by SXTAB16 as (x0, x2), (x1, x3), the
+  // block's pixels interleaved group by group. Otherwise one by one in order, one row of
+  // `padded` int16 per pixel, and the weights of each group stored as w0, w2, w1, w3.
+  bool interleaved = false;
+  // Pairs in SXTAB16 order (x0, x2), (x1, x3) with weights as they are: interleaved, or rows of
+  // the window a multiple of 4 taps long (gathered a word at a time where inside the image).
+  bool sx_order = false;
+};
+
+// depthwise_conv2d with multiplier 1 over a multiple of 4 channels: 4 channels per step, each
+// tap's word of 4 inputs and of 4 weights unpacked by SXTB16 and multiplied halfword by
+// halfword (SMLABB, SMLATT).
+bool dsp_depthwise_applies(const Target& t, const Model& m, const Op& op) {
+  if (!t.dsp || op.type != OpType::kDepthwiseConv2d) return false;
+  const int64_t c_in = m.tensor(op.inputs[0]).shape[3];
+  return c_in > 1 && c_in % 4 == 0 && m.tensor(op.inputs[1]).shape[3] == c_in;
+}
+
+bool dsp_conv_applies(const Target& t, const Model& m, const Op& op) {
+  if (!t.dsp) return false;
+  if (op.type == OpType::kConv2d) return true;
+  if (op.type == OpType::kDepthwiseConv2d) return m.tensor(op.inputs[0]).shape[3] == 1;
+  return false;
+}
+
+ConvShape conv_shape(const Model& m, const Op& op) {
+  const Tensor& xt = m.tensor(op.inputs[0]);
+  const Tensor& wt = m.tensor(op.inputs[1]);
+  ConvShape s;
+  s.depthwise = op.type == OpType::kDepthwiseConv2d;
+  s.g = make_window(op, xt.shape, {wt.shape[1], wt.shape[2]}, op_pair(op, "stride", {1, 1}),
+                    op_same_padding(op));
+  s.filters = s.depthwise ? wt.shape[3] : wt.shape[0];
+  s.taps = int64_t{s.g.k_h} * s.g.k_w * s.g.in_c;
+  s.padded = (s.taps + 3) / 4 * 4;
+  s.interleaved = s.g.in_c % 4 == 0;
+  s.sx_order = s.interleaved || (int64_t{s.g.k_w} * s.g.in_c) % 4 == 0;
+  return s;
+}
+
+// Writes `{name}(x, d, step, pixel)` (interleaved) or `{name}(x, d, pixel)`: the taps of output
+// pixel `pixel` minus the input zero point as int16, in the order of ConvShape::sx_order.
+void emit_im2col(EmitContext& ctx, const ConvShape& s, int32_t zx, const std::string& name) {
+  CodeWriter& src = ctx.src;
+  const Window& g = s.g;
+  const bool padded = g.pad_top > 0 || g.pad_left > 0 ||
+                      (g.out_h - 1) * g.stride_h - g.pad_top + g.k_h > g.in_h ||
+                      (g.out_w - 1) * g.stride_w - g.pad_left + g.k_w > g.in_w;
+  const bool words = s.interleaved;
+  src.linef("// The taps of output pixel `pixel` minus the input zero point ({}), as int16{}.", zx,
+            words ? " pairs (x0, x2), (x1, x3) per group of 4 taps, group k at d[k * step]"
+            : s.sx_order ? " pairs (x0, x2), (x1, x3) per group of 4 taps"
+                         : fmt::format(" in order, then zeros up to {}", s.padded));
+  if (padded) src.line("// Taps in the padding are 0.");
+  src.open(words ? fmt::format("static void {}(const int8_t* x, int32_t* d, int step, int pixel)", name)
+                 : fmt::format("static void {}(const int8_t* x, int32_t* d, int pixel)", name));
+  src.linef("const int oy = pixel / {}, ox = pixel % {};", g.out_w, g.out_w);
+  auto start = [](const char* o, int stride, int pad) {
+    return times(o, stride) + (pad > 0 ? fmt::format(" - {}", pad) : std::string());
+  };
+  src.linef("const int iy0 = {}, ix0 = {};", start("oy", g.stride_h, g.pad_top),
+            start("ox", g.stride_w, g.pad_left));
+  const bool sx = s.sx_order;
+  // Where tap k goes: in order, or at its place in (x0, x2), (x1, x3).
+  const std::string slot = sx ? "sx_slot(k++)" : "k++";
+  if (sx) {
+    const uint32_t offset = static_cast<uint16_t>(-zx) * 0x10001u;
+    src.linef("const int32_t offset = static_cast<int32_t>(0x{:08x}u);  // -{} in both halves",
+              offset, zx);
+  }
+  if (!words) src.line("int k = 0;");
+  src.open(fmt::format("for (int ky = 0; ky < {}; ++ky)", g.k_h));
+  src.line("const int iy = iy0 + ky;");
+  if (padded) {
+    src.open(fmt::format("if (iy < 0 || iy >= {})", g.in_h));
+    if (words) {
+      src.linef("for (int i = 0; i < {}; ++i, d += step) d[0] = d[1] = 0;", g.k_w * g.in_c / 4);
+    } else {
+      src.linef("for (int i = 0; i < {}; ++i) store_s16(d, k++, 0);", g.k_w * g.in_c);
+    }
+    src.line("continue;");
+    src.close();
+  }
+  src.linef("const int8_t* row = x + {};", times("iy", int64_t{g.in_w} * g.in_c));
+  if (!words) {
+    // Most windows lie inside the image: their rows are copied without per-tap checks.
+    if (padded) src.open(fmt::format("if (ix0 >= 0 && ix0 + {} <= {})", g.k_w, g.in_w));
+    src.linef("const int8_t* r = row + {};", times("ix0", g.in_c));
+    if (sx) {
+      src.open(fmt::format("for (int i = 0; i < {}; i += 4)", g.k_w * g.in_c));
+      src.line("const int32_t v = read_s8x4(r + i);");
+      src.line("d[(k + i) / 2] = __sxtab16(offset, v);");
+      src.line("d[(k + i) / 2 + 1] = sxtab16_ror8(offset, v);");
+      src.close();
+    } else {
+      src.linef("for (int i = 0; i < {}; ++i) store_s16(d, k + i, r[i] - ({}));", g.k_w * g.in_c, zx);
+    }
+    src.linef("k += {};", g.k_w * g.in_c);
+    if (padded) {
+      src.line("continue;");
+      src.close();
+    }
+  }
+  if (!words && !padded) {
+    src.close();  // every row lies inside the image
+    src.close();
+    return;
+  }
+  src.open(fmt::format("for (int kx = 0; kx < {}; ++kx)", g.k_w));
+  src.line("const int ix = ix0 + kx;");
+  if (words) {
+    if (padded) {
+      src.open(fmt::format("if (ix < 0 || ix >= {})", g.in_w));
+      src.linef("for (int c = 0; c < {}; c += 4, d += step) d[0] = d[1] = 0;", g.in_c);
+      src.line("continue;");
+      src.close();
+    }
+    src.open(fmt::format("for (int c = 0; c < {}; c += 4, d += step)", g.in_c));
+    src.linef("const int32_t v = read_s8x4(row + {} + c);", times("ix", g.in_c));
+    src.line("d[0] = __sxtab16(offset, v);");
+    src.line("d[1] = sxtab16_ror8(offset, v);");
+    src.close();
+  } else {
+    if (padded) {
+      src.open(fmt::format("if (ix < 0 || ix >= {})", g.in_w));
+      src.linef("for (int c = 0; c < {}; ++c) store_s16(d, {}, 0);", g.in_c, slot);
+      src.line("continue;");
+      src.close();
+    }
+    src.linef("for (int c = 0; c < {}; ++c) store_s16(d, {}, row[{} + c] - ({}));", g.in_c, slot,
+              times("ix", g.in_c), zx);
+  }
+  src.close();
+  src.close();
+  if (!words && s.padded != s.taps) src.linef("for (; k < {}; ++k) store_s16(d, k, 0);", s.padded);
+  src.close();
+}
+
+void emit_depthwise_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
+  const Model& m = ctx.model;
+  const Tensor& xt = m.tensor(op.inputs[0]);
+  const Tensor& wt = m.tensor(op.inputs[1]);
+  const Tensor& bt = m.tensor(op.inputs[2]);
+  const bool same = op_same_padding(op);
+  const Window g = make_window(op, xt.shape, {wt.shape[1], wt.shape[2]},
+                               op_pair(op, "stride", {1, 1}), same);
+  const int64_t c_n = g.in_c, taps = int64_t{g.k_h} * g.k_w;
+  const TensorQuant xq = activation_quant(op, xt), yq = activation_quant(op, m.tensor(op.outputs[0]));
+  const auto q = conv_multipliers(op, wt, bt, c_n, xq, yq);
+  const ActivationRange range = fused_range_int8(op, yq);
+  std::vector<int64_t> w(wt.ints.begin(), wt.ints.end()), mult, shift;
+  std::vector<int64_t> bias(bt.ints.begin(), bt.ints.end());
+  for (const QuantizedMultiplier& v : q) {
+    mult.push_back(v.multiplier);
+    shift.push_back(v.shift);
+  }
+  const std::string w_id = int_array(ctx, op.name + "_weights", "int8_t", 1, w, taps,
+      fmt::format("{}: ({} x {}, {}) int8, symmetric per {}: one row of channels per tap",
+                  wt.name, g.k_h, g.k_w, c_n, wt.quant.scale.size() > 1 ? "channel" : "tensor"));
+  const std::string b_id = int_array(ctx, op.name + "_bias", "int32_t", 4, bias, 0,
+                                     fmt::format("{} bias", op.name));
+  const std::string m_id = int_array(ctx, op.name + "_multiplier", "int32_t", 4, mult, 0,
+      fmt::format("{} requantization: in_scale * w_scale[c] / out_scale = multiplier[c] * "
+                  "2^(shift[c] - 31)", op.name));
+  const std::string s_id = int_array(ctx, op.name + "_shift", "int8_t", 1, shift, 0,
+                                     fmt::format("{} requantization shifts", op.name));
+  ctx.needs_requantize = true;
+  ctx.needs_dsp = true;
+  CodeWriter& src = ctx.src;
+  src.linef("// {}: int8 depthwise_conv2d {}, {} -> {}, activation {}. {} MACs.", op.name,
+            window_str(g, same), shape_str(sample(xt.shape)),
+            shape_str(sample(m.tensor(op.outputs[0]).shape)), act_name(op_activation(op, true)),
+            g.out_pixels() * c_n * taps);
+  src.linef("// x: ({}, {}, {}) scale {} zero point {}  w: ({} x {}, {})  y: ({}, {}, {}) scale {} "
+            "zero point {}", g.in_h, g.in_w, c_n, xq.scale, xq.zero_point, g.k_h, g.k_w, c_n,
+            g.out_h, g.out_w, c_n, yq.scale, yq.zero_point);
+  src.line("// DSP kernel: 4 channels per step; taps in the padding are skipped.");
+  src.open(fmt::format("static void {}(const int8_t* x, int8_t* y)", fn));
+  src.linef("const int32_t offset = static_cast<int32_t>(0x{:08x}u);  // -{} in both halves",
+            static_cast<uint16_t>(-xq.zero_point) * 0x10001u, xq.zero_point);
+  AxisBounds by, bx;
+  open_pixel_loops(src, g, c_n, &by, &bx);
+  // The channel loop over taps [ky_lo, ky_hi) x [kx_lo, kx_hi).
+  auto channels = [&](const std::string& ky_lo, const std::string& ky_hi, const std::string& kx_lo,
+                      const std::string& kx_hi) {
+    src.open(fmt::format("for (int c = 0; c < {}; c += 4)", c_n));
+    for (int r = 0; r < 4; ++r) src.linef("int32_t acc{} = {}[c + {}];", r, b_id, r);
+    auto tap = [&](const std::string& x_at, const std::string& w_at) {
+      src.linef("const int32_t x_word = read_s8x4({});", x_at);
+      src.linef("const int32_t w_word = read_s8x4({});", w_at);
+      src.line("const int32_t x_even = __sxtab16(offset, x_word), x_odd = sxtab16_ror8(offset, x_word);");
+      src.line("const int32_t w_even = __sxtb16(w_word), w_odd = sxtb16_ror8(w_word);");
+      src.line("acc0 = __smlabb(x_even, w_even, acc0);");
+      src.line("acc2 = __smlatt(x_even, w_even, acc2);");
+      src.line("acc1 = __smlabb(x_odd, w_odd, acc1);");
+      src.line("acc3 = __smlatt(x_odd, w_odd, acc3);");
+    };
+    if (ky_lo == "0" && ky_hi == std::to_string(g.k_h) && kx_lo == "0" &&
+        kx_hi == std::to_string(g.k_w) && g.k_h * g.k_w <= 25) {
+      // Whole window: one block per tap (GCC -O2 does not unroll the tap loops itself).
+      src.linef("const int8_t* xc = x + {} + c;", times(fmt::format("iy0 * {} + ix0", g.in_w), c_n));
+      for (int ky = 0; ky < g.k_h; ++ky) {
+        for (int kx = 0; kx < g.k_w; ++kx) {
+          src.open("");
+          src.linef("// tap ({}, {})", ky, kx);
+          tap(fmt::format("xc + {}", (int64_t{ky} * g.in_w + kx) * c_n),
+              fmt::format("&{}[{}][c]", w_id, ky * g.k_w + kx));
+          src.close();
+        }
+      }
+    } else {
+      src.open(fmt::format("for (int ky = {}; ky < {}; ++ky)", ky_lo, ky_hi));
+      src.linef("const int8_t* xr = x + (iy0 + ky) * {} + c;  // row iy0 + ky", g.in_w * c_n);
+      src.linef("const int8_t* wr = &{}[ky * {}][c];", w_id, g.k_w);
+      src.open(fmt::format("for (int kx = {}; kx < {}; ++kx)", kx_lo, kx_hi));
+      tap(fmt::format("xr + {}", times("ix0 + kx", c_n)), fmt::format("wr + {}", times("kx", c_n)));
+      src.close();
+      src.close();
+    }
+    for (int r = 0; r < 4; ++r) {
+      src.linef("y[c + {0}] = output_int8(acc{0}, {1}[c + {0}], {2}[c + {0}], {3}, {4}, {5});", r,
+                m_id, s_id, yq.zero_point, range.min, range.max);
+    }
+    src.close();
+  };
+  const std::string kh = std::to_string(g.k_h), kw = std::to_string(g.k_w);
+  std::vector<std::string> whole;  // the window lies inside the image
+  if (by.lo != "0") whole.push_back(by.lo + " == 0");
+  if (by.hi != kh) whole.push_back(by.hi + " == " + kh);
+  if (bx.lo != "0") whole.push_back(bx.lo + " == 0");
+  if (bx.hi != kw) whole.push_back(bx.hi + " == " + kw);
+  if (!whole.empty()) {
+    std::string cond = whole[0];
+    for (size_t i = 1; i < whole.size(); ++i) cond += " && " + whole[i];
+    // Inside the image the tap loops have constant bounds: the compiler unrolls them.
+    src.open(fmt::format("if ({})", cond));
+    channels("0", kh, "0", kw);
+    src.line("continue;");
+    src.close();
+  }
+  channels(by.lo, by.hi, bx.lo, bx.hi);
+  src.close();  // the pixel loops and the function
+  src.close();
+  src.close();
+}
+
+}  // namespace
+
+int64_t dsp_conv_scratch_bytes(const Target& t, const Model& m, const Op& op) {
+  if (!dsp_conv_applies(t, m, op)) return 0;
+  const ConvShape s = conv_shape(m, op);
+  return std::min<int64_t>(kPixels, s.g.out_pixels()) * s.padded * 2;
+}
+
+bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
+  const Model& m = ctx.model;
+  if (dsp_depthwise_applies(ctx.target, m, op)) {
+    emit_depthwise_dsp(ctx, op, fn);
+    return true;
+  }
+  if (!dsp_conv_applies(ctx.target, m, op)) return false;
+  const ConvShape s = conv_shape(m, op);
+  const Window& g = s.g;
+  const Tensor& xt = m.tensor(op.inputs[0]);
+  const Tensor& wt = m.tensor(op.inputs[1]);
+  const Tensor& bt = m.tensor(op.inputs[2]);
+  const TensorQuant xq = activation_quant(op, xt), yq = activation_quant(op, m.tensor(op.outputs[0]));
+  const auto q = conv_multipliers(op, wt, bt, s.filters, xq, yq);
+  const ActivationRange range = fused_range_int8(op, yq);
+  const int64_t f_n = s.filters, k_n = s.taps, kp = s.padded;
+  // Filter f's taps in (ky, kx, c) order, padded with zeros.
+  std::vector<int64_t> w(static_cast<size_t>(f_n * kp), 0), mult, shift;
+  std::vector<int64_t> bias(bt.ints.begin(), bt.ints.end());
+  for (int64_t f = 0; f < f_n; ++f) {
+    for (int64_t k = 0; k < k_n; ++k) {
+      // Scalar gather: taps in order, so SXTB16 must unpack (w0, w1) then (w2, w3).
+      const int64_t at = s.sx_order ? k : k / 4 * 4 + (k % 4 == 1 ? 2 : k % 4 == 2 ? 1 : k % 4);
+      w[static_cast<size_t>(f * kp + at)] =
+          wt.ints[static_cast<size_t>(s.depthwise ? k * f_n + f : f * k_n + k)];
+    }
+    mult.push_back(q[static_cast<size_t>(f)].multiplier);
+    shift.push_back(q[static_cast<size_t>(f)].shift);
+  }
+  const std::string w_id = int_array(ctx, op.name + "_weights", "int8_t", 1, w, f_n,
+      fmt::format("{}: {} int8, symmetric per {}; one row of {} taps (ky, kx, c) per {}{}",
+                  wt.name, shape_str(wt.shape), wt.quant.scale.size() > 1 ? "output channel" : "tensor",
+                  k_n, s.depthwise ? "output channel" : "filter",
+                  kp != k_n ? fmt::format(", zero-padded to {}", kp) : std::string()) +
+          (s.sx_order ? std::string() : "; each group of 4 stored as w0, w2, w1, w3"));
+  const std::string b_id = int_array(ctx, op.name + "_bias", "int32_t", 4, bias, 0,
+                                     fmt::format("{} bias", op.name));
+  const std::string m_id = int_array(ctx, op.name + "_multiplier", "int32_t", 4, mult, 0,
+      fmt::format("{} requantization: in_scale * w_scale[o] / out_scale = multiplier[o] * "
+                  "2^(shift[o] - 31)", op.name));
+  const std::string s_id = int_array(ctx, op.name + "_shift", "int8_t", 1, shift, 0,
+                                     fmt::format("{} requantization shifts", op.name));
+  ctx.needs_requantize = true;
+  ctx.needs_dsp = true;
+  const std::string im2col = unique_identifier(fn + "_im2col", &ctx.ids);
+  emit_im2col(ctx, s, xq.zero_point, im2col);
+  ctx.src.line();
+
+  CodeWriter& src = ctx.src;
+  const int64_t pixels = g.out_pixels();
+  const int64_t block = std::min(kPixels, pixels), full = pixels / block * block;
+  src.linef("// {}: int8 {} {}, {} -> {}, activation {}. {} MACs.", op.name,
+            s.depthwise ? "depthwise_conv2d (one input channel, as a conv2d)" : "conv2d",
+            window_str(g, op_same_padding(op)), shape_str(sample(xt.shape)),
+            shape_str(sample(m.tensor(op.outputs[0]).shape)), act_name(op_activation(op, true)),
+            pixels * f_n * k_n);
+  src.linef("// x: ({}, {}, {}) scale {} zero point {}  w: ({}, {})  y: ({}, {}, {}) scale {} "
+            "zero point {}", g.in_h, g.in_w, g.in_c, xq.scale, xq.zero_point, f_n, kp, g.out_h,
+            g.out_w, f_n, yq.scale, yq.zero_point);
+  src.linef("// DSP kernel: {} pixels at a time gathered into `xs` (the scratch, {} bytes), then "
+            "each filter over them.", block, block * kp * 2);
+  src.open(fmt::format("static void {}(const int8_t* x, int8_t* y, int32_t* xs)", fn));
+  // `nf` filters from `f` over the block's `np` pixels; pixel p's group k at s[k * step +
+  // p * 2] (interleaved) or s[p * kp / 2 + 2 * k] (one row per pixel).
+  auto filter_block = [&](int64_t nf, int64_t np, const std::string& f) {
+    const int64_t step = s.interleaved ? 2 * np : 2;
+    auto at = [&](int64_t p, int half) {
+      return std::to_string(s.interleaved ? 2 * p + half : p * kp / 2 + half);
+    };
+    src.linef("const int8_t* w = {}[{}];", w_id, f);
+    src.line("const int32_t* s = xs;");
+    for (int64_t i = 0; i < nf; ++i) {
+      for (int64_t p = 0; p < np; ++p) src.linef("int32_t acc{}{} = {}[{}];", i, p, b_id, plus(f, std::to_string(i)));
+    }
+    src.open(fmt::format("for (int k = 0; k < {}; ++k, w += 4, s += {})", kp / 4, step));
+    for (int64_t i = 0; i < nf; ++i) {
+      src.linef("const int32_t w{0} = read_s8x4(w{1});", i, i == 0 ? "" : fmt::format(" + {}", i * kp));
+      src.linef("const int32_t w{0}_a = __sxtb16(w{0}), w{0}_b = sxtb16_ror8(w{0});", i);
+    }
+    for (int64_t p = 0; p < np; ++p) {
+      for (int half = 0; half < 2; ++half) {
+        src.linef("const int32_t x{}{} = s[{}];", p, half ? "b" : "a", at(p, half));
+        for (int64_t i = 0; i < nf; ++i) {
+          src.linef("acc{1}{2} = __smlad(w{1}_{0}, x{2}{0}, acc{1}{2});", half ? "b" : "a", i, p);
+        }
+      }
+    }
+    src.close();
+    for (int64_t i = 0; i < nf; ++i) {
+      const std::string o = plus(f, std::to_string(i));
+      for (int64_t p = 0; p < np; ++p) {
+        src.linef("y[{}] = output_int8(acc{}{}, {}[{}], {}[{}], {}, {}, {});",
+                  p == 0 ? o : plus(std::to_string(p * f_n), o), i, p, m_id, o,
+                  s_id, o, yq.zero_point, range.min, range.max);
+      }
+    }
+  };
+  auto pixel_block = [&](int64_t np, const std::string& first) {
+    if (s.interleaved) {
+      src.linef("for (int p = 0; p < {}; ++p) {}(x, xs + 2 * p, {}, {});", np, im2col, 2 * np,
+                plus(first, "p"));
+    } else {
+      src.linef("for (int p = 0; p < {}; ++p) {}(x, xs + p * {}, {});", np, im2col, kp / 2,
+                plus(first, "p"));
+    }
+    const int64_t pairs = f_n / kFilters * kFilters;
+    if (pairs > 0) {
+      src.open(fmt::format("for (int f = 0; f < {}; f += {})", pairs, kFilters));
+      filter_block(kFilters, np, "f");
+      src.close();
+    }
+    if (f_n > pairs) {
+      src.open("");
+      filter_block(f_n - pairs, np, std::to_string(pairs));
+      src.close();
+    }
+  };
+  if (full > 0) {
+    src.open(fmt::format("for (int p0 = 0; p0 < {}; p0 += {}, y += {})", full, block, block * f_n));
+    pixel_block(block, "p0");
+    src.close();
+  }
+  if (pixels > full) pixel_block(pixels - full, std::to_string(full));
+  src.close();
+  return true;
+}
+
+}  // namespace tinyc
