@@ -11,6 +11,8 @@ packages=(
   python3
   # firmware tests: cross-compile emitted code for Cortex-M and run it in QEMU (semihosting)
   gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
+  # ... and for rv32imc (riscv32 target) in qemu-system-riscv32 -M virt, with picolibc
+  gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc
 )
 missing=()
 for p in "${packages[@]}"; do

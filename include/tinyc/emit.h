@@ -18,6 +18,10 @@ struct EmitOptions {
   // Recorded in the provenance comment (e.g. "tinyc emit m.tinyc --target cortex-m4 -o out").
   // Same model and options, same bytes: nothing else that varies (time, paths) is written.
   std::string command_line;
+  // Memory limits checked instead of the target table's (--flash, --ram); -1 keeps the
+  // table's, 0 means no limit.
+  int64_t flash_limit = -1;
+  int64_t ram_limit = -1;
 };
 
 struct EmitLayerReport {
@@ -29,6 +33,15 @@ struct EmitLayerReport {
   std::string output;        // "arena", "input", "output" (the caller's buffers) or "alias"
   int64_t output_offset = 0; // byte offset in the arena (output == "arena")
   int64_t output_bytes = 0;
+  // int8 dense layers: the weights' layout ("dense" | "sparse"; empty for other layers), the
+  // bytes each would take and why the smaller was chosen.
+  std::string weights_layout;
+  int64_t dense_weights_bytes = 0;
+  int64_t sparse_weights_bytes = 0;
+  std::string layout_reason;
+  // int8 layers that accumulate: worst-case |int32 accumulator| over all inputs (emit refuses
+  // a layer where it exceeds 2^31 - 1); 0 for others.
+  int64_t accumulator_bound = 0;
 };
 
 struct EmitReport {
@@ -43,6 +56,8 @@ struct EmitReport {
   int64_t ram_bytes = 0;            // arena + input + output (what TFLM's arena holds)
   int64_t code_bytes_estimate = 0;  // rough .text estimate used for the flash check
   int64_t flash_bytes = 0;          // weights + code estimate
+  int64_t flash_limit = 0;          // checked against: the target's or --flash (0: none)
+  int64_t ram_limit = 0;            // checked against: the target's or --ram (0: none)
   int64_t macs = 0;
   std::string quantization;         // "float32" | "int8"
   std::vector<EmitLayerReport> layers;

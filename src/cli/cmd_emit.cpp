@@ -12,6 +12,7 @@ void register_emit(CLI::App& app) {
   struct Args {
     std::string model, target, out_dir, name;
     bool json = false;
+    int64_t flash = -1, ram = -1;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("model", a->model, "Model file (.tinyc)")->required();
@@ -20,6 +21,13 @@ void register_emit(CLI::App& app) {
   cmd->add_option("-o,--out", a->out_dir, "Output directory (created if missing)")->required();
   cmd->add_option("--name", a->name,
                   "C identifier prefixing the API and file names (default: the model's name)");
+  cmd->add_option("--flash", a->flash,
+                  "Flash bytes of your part, checked instead of the target's (0: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--ram", a->ram,
+                  "RAM bytes of your part (arena + input + output), checked instead of the "
+                  "target's (0: no limit)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", a->json, "Print one JSON object on stdout");
   cmd->callback([a] {
     const Model m = load_model(a->model);
@@ -27,8 +35,12 @@ void register_emit(CLI::App& app) {
     o.target = a->target;
     o.out_dir = a->out_dir;
     o.name = a->name;
-    o.command_line = fmt::format("tinyc emit {} --target {} -o {}{}", a->model, a->target,
-                                 a->out_dir, a->name.empty() ? "" : " --name " + a->name);
+    o.flash_limit = a->flash;
+    o.ram_limit = a->ram;
+    o.command_line = fmt::format("tinyc emit {} --target {} -o {}{}{}{}", a->model, a->target,
+                                 a->out_dir, a->name.empty() ? "" : " --name " + a->name,
+                                 a->flash >= 0 ? fmt::format(" --flash {}", a->flash) : "",
+                                 a->ram >= 0 ? fmt::format(" --ram {}", a->ram) : "");
     const EmitReport r = emit_model(m, o);
     if (a->json) {
       nlohmann::json layers = nlohmann::json::array();
@@ -37,6 +49,13 @@ void register_emit(CLI::App& app) {
                           {"macs", l.macs}, {"weights_bytes", l.weights_bytes},
                           {"output", l.output}, {"output_offset", l.output_offset},
                           {"output_bytes", l.output_bytes}});
+        if (!l.weights_layout.empty()) {
+          layers.back()["weights_layout"] = {{"chosen", l.weights_layout},
+                                             {"dense_bytes", l.dense_weights_bytes},
+                                             {"sparse_bytes", l.sparse_weights_bytes},
+                                             {"why", l.layout_reason}};
+        }
+        if (l.accumulator_bound > 0) layers.back()["accumulator_bound"] = l.accumulator_bound;
       }
       nlohmann::json j;
       j["files"] = r.files;
@@ -51,6 +70,8 @@ void register_emit(CLI::App& app) {
       j["ram_bytes"] = r.ram_bytes;
       j["code_bytes_estimate"] = r.code_bytes_estimate;
       j["flash_bytes"] = r.flash_bytes;
+      j["flash_limit"] = r.flash_limit;
+      j["ram_limit"] = r.ram_limit;
       j["macs"] = r.macs;
       j["layers"] = layers;
       j["notes"] = r.notes;
@@ -75,6 +96,11 @@ void register_emit(CLI::App& app) {
                 static_cast<long long>(r.arena_bytes), static_cast<long long>(r.arena_lower_bound),
                 static_cast<long long>(r.input_bytes), static_cast<long long>(r.output_bytes),
                 static_cast<long long>(r.macs));
+    for (const EmitLayerReport& l : r.layers) {
+      if (l.weights_layout.empty()) continue;
+      std::printf("weights %s: %s layout (%s)\n", l.name.c_str(), l.weights_layout.c_str(),
+                  l.layout_reason.c_str());
+    }
     for (const std::string& n : r.notes) std::printf("note: %s\n", n.c_str());
     for (const std::string& f : r.files) std::printf("wrote %s\n", f.c_str());
   });

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 #include <fmt/format.h>
@@ -124,14 +125,21 @@ void quantize_weights(Tensor& w, Tensor& b, float in_scale, int axis) {
     const float v = std::round(w.f32[static_cast<size_t>(i)] / scales[static_cast<size_t>(ch(i))]);
     q[static_cast<size_t>(i)] = static_cast<int32_t>(std::min(std::max(v, -127.0f), 127.0f));
   }
+  // The bias saturates where the int32 accumulator would still be safe for every input:
+  // |b| + 256 * sum|w[c]| <= 2^31 - 1 (the bound `tinyc emit` checks). A larger bias (a
+  // near-dead channel: tiny weight scale, large bias) saturates the output either way, but
+  // would wrap the accumulator.
+  std::vector<int64_t> abs_sum(static_cast<size_t>(units), 0);
+  for (int64_t i = 0; i < count; ++i) abs_sum[static_cast<size_t>(ch(i))] += std::abs(q[static_cast<size_t>(i)]);
   std::vector<int32_t> qb(static_cast<size_t>(units));
   std::vector<float> bias_scales(static_cast<size_t>(units));
   for (int64_t c = 0; c < units; ++c) {
     const double s =
         static_cast<double>(in_scale) * static_cast<double>(scales[static_cast<size_t>(c)]);
     const double v = std::round(static_cast<double>(b.f32[static_cast<size_t>(c)]) / s);
-    qb[static_cast<size_t>(c)] = static_cast<int32_t>(
-        std::min(std::max(v, static_cast<double>(INT32_MIN)), static_cast<double>(INT32_MAX)));
+    const auto limit = static_cast<double>(
+        std::max(int64_t{0}, INT32_MAX - 256 * abs_sum[static_cast<size_t>(c)]));
+    qb[static_cast<size_t>(c)] = static_cast<int32_t>(std::min(std::max(v, -limit), limit));
     bias_scales[static_cast<size_t>(c)] = in_scale * scales[static_cast<size_t>(c)];
   }
   w.dtype = DType::kInt8;

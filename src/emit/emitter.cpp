@@ -5,8 +5,10 @@
 #include <climits>
 #include <functional>
 
+#include "emit/accumulator_bound.h"
 #include "emit/emit_api.h"
 #include "emit/emit_internal.h"
+#include "emit/kernels_sparse.h"
 #include "emit/memory_planner.h"
 #include "tinyc/emit.h"
 #include "tinyc/error.h"
@@ -291,8 +293,14 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
   check_model(m, target, int8);
   const int64_t elem = int8 ? 1 : 4;
   const std::string type = int8 ? "int8_t" : "float";
+  // int8 dense weights: dense or sparse layout, whichever is smaller (kernels_sparse.cpp).
+  std::vector<WeightLayout> layouts(m.ops.size());
+  if (int8) {
+    for (size_t i = 0; i < m.ops.size(); ++i) layouts[i] = choose_int8_weight_layout(m, m.ops[i]);
+  }
   Plan plan = plan_tensors(m, elem, !int8 && !m.preprocess.is_identity(), [&](const Op& op) {
-    return int8 ? int8_scratch_bytes(target, m, op) : int64_t{0};
+    const bool sparse = layouts[static_cast<size_t>(&op - m.ops.data())].sparse;
+    return int8 && !sparse ? int8_scratch_bytes(target, m, op) : int64_t{0};
   });
 
   EmitReport r;
@@ -341,14 +349,26 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
     } else {
       fns[i] = unique_identifier(fmt::format("layer{}_{}", i, op.name), &ctx.ids);
       const int64_t count = m.tensor(out).sample_size();
-      if (int8) {
-        is_view ? emit_int8_copy(ctx, fns[i], count) : emit_int8_kernel(ctx, op, fns[i]);
+      if (int8 && is_view) {
+        emit_int8_copy(ctx, fns[i], count);
+      } else if (int8) {
+        // Refuses a layer whose int32 accumulator could overflow, before writing its code.
+        const std::string bound = check_int8_accumulator(m, op, target.name);
+        if (!bound.empty()) ctx.src.line(bound);
+        lr.accumulator_bound = int8_accumulator_bound(m, op).worst;
+        layouts[i].sparse ? emit_sparse_dense(ctx, op, fns[i]) : emit_int8_kernel(ctx, op, fns[i]);
       } else {
         is_view ? emit_float_copy(ctx, fns[i], count) : emit_float_kernel(ctx, op, fns[i]);
       }
       ctx.src.line();
     }
     lr.function = fns[i];
+    if (layouts[i].applies) {
+      lr.weights_layout = layouts[i].sparse ? "sparse" : "dense";
+      lr.dense_weights_bytes = layouts[i].dense_bytes;
+      lr.sparse_weights_bytes = layouts[i].sparse_bytes;
+      lr.layout_reason = layouts[i].why;
+    }
     lr.weights_bytes = ctx.weights_bytes - before;
     r.macs += lr.macs;
     r.layers.push_back(lr);
@@ -468,15 +488,21 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
   r.weights_bytes = ctx.weights_bytes;
   api.weights_bytes = r.weights_bytes;
   r.flash_bytes = r.weights_bytes + r.code_bytes_estimate;
-  const bool flash_ok = target.flash_bytes == 0 || r.flash_bytes <= target.flash_bytes;
-  const bool ram_ok = target.ram_bytes == 0 || r.ram_bytes <= target.ram_bytes;
+  const int64_t flash_limit = o.flash_limit >= 0 ? o.flash_limit : target.flash_bytes;
+  const int64_t ram_limit = o.ram_limit >= 0 ? o.ram_limit : target.ram_bytes;
+  r.flash_limit = flash_limit;
+  r.ram_limit = ram_limit;
+  const bool flash_ok = flash_limit == 0 || r.flash_bytes <= flash_limit;
+  const bool ram_ok = ram_limit == 0 || r.ram_bytes <= ram_limit;
   if (!flash_ok || !ram_ok) {
+    const bool custom = o.flash_limit >= 0 || o.ram_limit >= 0;
     unsupported("model '{}' does not fit {} ({}): needs {} B flash ({} B weights + ~{} B code) "
                 "of {} B and {} B RAM ({} B arena + {} B input + {} B output) of {} B; "
-                "hint: prune or quantize it, or pick a larger target",
-                m.name, target.name, target.example_part, r.flash_bytes, r.weights_bytes,
-                r.code_bytes_estimate, target.flash_bytes, r.ram_bytes, r.arena_bytes,
-                r.input_bytes, r.output_bytes, target.ram_bytes);
+                "hint: prune or quantize it, pick a larger target{}",
+                m.name, target.name, custom ? "limits from --flash/--ram" : target.example_part,
+                r.flash_bytes, r.weights_bytes, r.code_bytes_estimate, flash_limit, r.ram_bytes,
+                r.arena_bytes, r.input_bytes, r.output_bytes, ram_limit,
+                custom ? "" : ", or give your part's sizes with --flash/--ram");
   }
 
   EmittedCode code;

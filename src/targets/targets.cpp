@@ -41,7 +41,8 @@ constexpr Target kTargets[] = {
      "qemu-system-arm",  "mps2-an505",  "mps2-an505.ld",     "runs in the Secure state in QEMU"},
   {"riscv32",       TargetArch::kRiscv, "rv32imc",    "-march=rv32imc -mabi=ilp32",
      false, false, 4 * kMiB,    400 * kKiB, "ESP32-C3",
-     "qemu-system-riscv32", "virt",     "",                  "no firmware test harness yet (issue 5)"},
+     "qemu-system-riscv32", "virt",     "riscv-virt.ld",
+     "QEMU's virt machine with -bios none; picolibc with semihosting (no board startup code)"},
 };
 // clang-format on
 
