@@ -20,6 +20,7 @@ struct ApiDesc {
   int64_t arena_bytes = 0, weights_bytes = 0;
   float input_scale = 1.0f, output_scale = 1.0f;  // int8 models
   int32_t input_zero_point = 0, output_zero_point = 0;
+  bool stateful = false;    // recurrent layers: NAME_reset
 };
 
 std::string macro_prefix(const std::string& name);  // digits_mlp -> DIGITS_MLP
