@@ -27,6 +27,10 @@ struct OpBinding {
   bool training = false;
   uint64_t seed = 0;   // per-step seed for stochastic layers
   int64_t row0 = 0;    // index of this slice's first row in the whole batch
+  // Per input: the executor's mutable copy of a state tensor (role state, e.g. an LSTM's
+  // hidden and cell state), carried from row to row and chunk to chunk; nullptr otherwise.
+  // Empty where the caller keeps no state (the trainer).
+  std::vector<float*> state;
 };
 
 // One op of a quantized model bound to int8 activation buffers for `n` rows (DESIGN.md §6;
@@ -39,6 +43,9 @@ struct Int8Binding {
   std::vector<const int8_t*> in;
   std::vector<int8_t*> out;
   int64_t n = 0;
+  // Per input: the executor's mutable copy of a state tensor (its integer values widened to
+  // int32, whatever its dtype), carried from row to row; nullptr for other inputs.
+  std::vector<int32_t*> state;
 };
 
 class Layer {

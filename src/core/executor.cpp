@@ -32,6 +32,11 @@ void run_float(const Model& model, const float* raw_input, int64_t rows,
       act[t].resize(static_cast<size_t>(kChunkRows * model.tensors[t].sample_size()));
     }
   }
+  // State tensors start from their stored values at every run: a fresh interpreter.
+  std::vector<FloatBuffer> state(model.tensors.size());
+  for (size_t t = 0; t < model.tensors.size(); ++t) {
+    if (model.tensors[t].role == TensorRole::kState) state[t] = model.tensors[t].f32;
+  }
   std::vector<OpBinding> bindings(model.ops.size());
   std::vector<FloatBuffer> scratch(model.ops.size());
   for (size_t i = 0; i < model.ops.size(); ++i) {
@@ -42,8 +47,12 @@ void run_float(const Model& model, const float* raw_input, int64_t rows,
       const Tensor& tensor = model.tensor(t);
       b.in_tensors.push_back(&tensor);
       // Weights and state (e.g. batch_norm's moving statistics) are read from the model.
-      const bool stored = tensor.is_constant() || tensor.role == TensorRole::kState;
-      b.in.push_back(stored ? tensor.f32.data() : act[static_cast<size_t>(t)].data());
+      const bool is_state = tensor.role == TensorRole::kState;
+      float* st = is_state ? state[static_cast<size_t>(t)].data() : nullptr;
+      b.in.push_back(tensor.is_constant() ? tensor.f32.data()
+                     : is_state           ? st
+                                          : act[static_cast<size_t>(t)].data());
+      b.state.push_back(st);
       b.din.push_back(nullptr);
     }
     for (int t : op.outputs) {
@@ -93,6 +102,10 @@ void run_int8(const Model& model, const int8_t* input, int64_t rows, const Int8C
       act[t].resize(static_cast<size_t>(kChunkRows * tensor.sample_size() * dtype_bytes(tensor.dtype)));
     }
   }
+  std::vector<std::vector<int32_t>> state(model.tensors.size());
+  for (size_t t = 0; t < model.tensors.size(); ++t) {
+    if (model.tensors[t].role == TensorRole::kState) state[t] = model.tensors[t].ints;
+  }
   std::vector<Int8Binding> bindings(model.ops.size());
   for (size_t i = 0; i < model.ops.size(); ++i) {
     const Op& op = model.ops[i];
@@ -100,8 +113,11 @@ void run_int8(const Model& model, const int8_t* input, int64_t rows, const Int8C
     b.op = &op;
     for (int t : op.inputs) {
       const Tensor& tensor = model.tensor(t);
+      const bool is_state = tensor.role == TensorRole::kState;
       b.in_tensors.push_back(&tensor);
-      b.in.push_back(tensor.is_constant() ? nullptr : act[static_cast<size_t>(t)].data());
+      b.in.push_back(tensor.is_constant() || is_state ? nullptr
+                                                      : act[static_cast<size_t>(t)].data());
+      b.state.push_back(is_state ? state[static_cast<size_t>(t)].data() : nullptr);
     }
     for (int t : op.outputs) {
       b.out_tensors.push_back(&model.tensor(t));

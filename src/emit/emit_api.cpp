@@ -100,6 +100,12 @@ std::string emit_header(const Model& m, const Target& target, const ApiDesc& api
     h.linef("void {}_quantize_input(const float* raw, int8_t* q);", name);
     h.linef("void {}_dequantize_output(const int8_t* q, float* out);", name);
   }
+  if (api.stateful) {
+    h.line();
+    h.line("// The model keeps state (recurrent layers) from one invoke to the next, in the");
+    h.line("// arena. Sets it back to its initial value, as before the first invoke.");
+    h.linef("void {}_reset(void);", name);
+  }
   if (!m.labels.empty()) {
     h.line();
     h.line("// Class names, indexed like the outputs.");

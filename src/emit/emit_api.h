@@ -22,6 +22,7 @@ struct ApiDesc {
   int32_t input_zero_point = 0, output_zero_point = 0;
   std::vector<float> input_scales;          // int8 models: per graph input
   std::vector<int32_t> input_zero_points;
+  bool stateful = false;    // recurrent layers: NAME_reset
 };
 
 std::string macro_prefix(const std::string& name);  // digits_mlp -> DIGITS_MLP

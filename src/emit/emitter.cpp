@@ -98,6 +98,16 @@ Plan plan_tensors(const Model& m, int64_t elem_bytes, bool preprocess_in_arena,
     p.output_size += m.tensor(t).sample_size();
     p.slots[static_cast<size_t>(t)].kind = Slot::Kind::kOutput;
   }
+  // State (recurrent layers) lives from the first invoke to the last: a buffer alive over
+  // every step, which no other tensor shares. int8 models keep int16 state widened to words.
+  for (size_t t = 0; t < m.tensors.size(); ++t) {
+    const Tensor& st = m.tensors[t];
+    if (st.role != TensorRole::kState) continue;
+    const int64_t width = elem_bytes == 1 && st.dtype == DType::kInt8 ? 1 : 4;
+    p.buffers.push_back(PlanBuffer{st.size() * width, 0, static_cast<int>(m.ops.size()) + 1, -1});
+    p.buffer_tensors.push_back({static_cast<int>(t)});
+    p.slots[t].buffer = static_cast<int>(p.buffers.size()) - 1;
+  }
   for (size_t i = 0; i < m.ops.size(); ++i) {
     const Op& op = m.ops[i];
     const int step = static_cast<int>(i) + 1;
@@ -106,7 +116,7 @@ Plan plan_tensors(const Model& m, int64_t elem_bytes, bool preprocess_in_arena,
                   op_type_name(op.type), op.outputs.size());
     }
     for (int t : op.inputs) {
-      if (t < 0 || m.tensor(t).is_constant()) continue;
+      if (t < 0 || m.tensor(t).is_constant() || m.tensor(t).role == TensorRole::kState) continue;
       const Slot& s = p.slots[static_cast<size_t>(t)];
       if (s.buffer >= 0) {
         PlanBuffer& b = p.buffers[static_cast<size_t>(s.buffer)];
@@ -349,7 +359,9 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
     } else {
       fns[i] = unique_identifier(fmt::format("layer{}_{}", i, op.name), &ctx.ids);
       const int64_t count = m.tensor(out).sample_size();
-      if (int8 && is_view) {
+      if (op.type == OpType::kLstm) {
+        emit_lstm_kernel(ctx, op, fns[i], int8);
+      } else if (int8 && is_view) {
         emit_int8_copy(ctx, fns[i], count);
       } else if (int8) {
         // Refuses a layer whose int32 accumulator could overflow, before writing its code.
@@ -409,9 +421,48 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
                   (r.arena_bytes + 3) / 4);
   }
   ctx.src.line();
+  // Stateful models: NAME_reset sets every state tensor to its initial value; the first
+  // invoke calls it, since the arena starts as zeros.
+  std::vector<int> state_tensors;
+  for (size_t t = 0; t < m.tensors.size(); ++t) {
+    if (m.tensors[t].role == TensorRole::kState) state_tensors.push_back(static_cast<int>(t));
+  }
+  auto state_ptr = [&](int t) {
+    const Tensor& st = m.tensor(t);
+    const int64_t offset = plan.buffers[static_cast<size_t>(plan.slots[static_cast<size_t>(t)].buffer)].offset;
+    if (int8 && st.dtype == DType::kInt8) return fmt::format("{} + {}", arena, offset);
+    return fmt::format("{}_arena + {}", name, offset / 4);
+  };
+  if (!state_tensors.empty()) {
+    ctx.ids.insert(name + "_reset");
+    ctx.ids.insert(name + "_state_ready");
+    ctx.src.linef("static bool {}_state_ready = false;", name);
+    ctx.src.line();
+    ctx.src.line("// Every state tensor back to its initial value, as a fresh interpreter starts.");
+    ctx.src.open(fmt::format("extern \"C\" void {}_reset(void)", name));
+    for (int t : state_tensors) {
+      const Tensor& st = m.tensor(t);
+      const bool f = st.dtype == DType::kFloat32;
+      const double v0 = f ? st.f32.at(0) : st.ints.at(0);
+      for (int64_t k = 0; k < st.size(); ++k) {
+        const double v = f ? st.f32[static_cast<size_t>(k)] : st.ints[static_cast<size_t>(k)];
+        if (v != v0) unsupported("state tensor '{}': emit needs one initial value", st.name);
+      }
+      const char* ctype = f ? "float" : (int8 && st.dtype == DType::kInt8 ? "int8_t" : "int32_t");
+      const std::string init = f ? float_literal(st.f32[0], st.name) : std::to_string(st.ints[0]);
+      const std::string var = fmt::format("state{}", t);
+      ctx.src.linef("{}* const {} = {};  // {} {}", ctype, var, state_ptr(t), st.name,
+                    shape_str(st.shape));
+      ctx.src.linef("for (int i = 0; i < {}; ++i) {}[i] = {};", st.size(), var, init);
+    }
+    ctx.src.linef("{}_state_ready = true;", name);
+    ctx.src.close();
+    ctx.src.line();
+  }
   const std::string invoke = int8 ? name + "_invoke_int8" : name + "_invoke";
   ctx.src.open(fmt::format("extern \"C\" int {}(const {}* input, {}* output)", invoke, type, type));
   ctx.src.line("if (input == nullptr || output == nullptr) return -1;");
+  if (!state_tensors.empty()) ctx.src.linef("if (!{0}_state_ready) {0}_reset();", name);
   std::set<std::string> locals = ctx.ids;
   auto declare = [&](int t) {
     Slot& s = plan.slots[static_cast<size_t>(t)];
@@ -445,7 +496,12 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
       if (t < 0 || m.tensor(t).is_constant()) continue;
       in += (in.empty() ? "" : ", ") + plan.slots[static_cast<size_t>(t)].var;
     }
-    if (fns[i].empty()) {
+    if (op.type == OpType::kLstm) {
+      ctx.src.linef("{}({}, {}, {}, {});  // state: {}, {}", fns[i],
+                    plan.slots[static_cast<size_t>(op.inputs[0])].var, out,
+                    state_ptr(op.inputs[13]), state_ptr(op.inputs[14]),
+                    m.tensor(op.inputs[13]).name, m.tensor(op.inputs[14]).name);
+    } else if (fns[i].empty()) {
       ctx.src.linef("// {} ({}): nothing to do at inference, {} is {}", op.name,
                     op_type_name(op.type), out, in);
     } else if (plan.scratch[i] >= 0) {
@@ -474,6 +530,7 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
     api.output_sizes.push_back(m.tensor(m.outputs[k]).sample_size());
   }
   api.arena_bytes = r.arena_bytes;
+  api.stateful = !state_tensors.empty();
   if (int8) {
     for (int t : m.inputs) {
       api.input_scales.push_back(m.tensor(t).quant.scale[0]);

@@ -115,10 +115,6 @@ struct Importer {
                   source, t, x.name, shape_str(x.shape), kMaxElements);
       }
     }
-    if (ft.is_variable()) {
-      unsupported("{}: tensor {} ('{}') is a variable (state) tensor; stateful models are not "
-                  "supported yet (issue 6)", source, t, x.name);
-    }
     if (const tfl::QuantizationParameters* q = ft.quantization()) {
       if (q->scale() != nullptr) x.quant.scale.assign(q->scale()->begin(), q->scale()->end());
       if (q->zero_point() != nullptr) {
@@ -140,6 +136,20 @@ struct Importer {
       }
     }
     read_buffer(ft, t, x);
+    if (ft.is_variable()) {
+      // A variable tensor is the state of a recurrent op. TFLM resets it when it allocates
+      // tensors, whatever its buffer holds: to the zero point (int8), else to zeros.
+      x.role = TensorRole::kState;
+      x.f32.clear();
+      x.ints.clear();
+      if (x.dtype == DType::kFloat32) {
+        x.f32.assign(static_cast<size_t>(x.size()), 0.0f);
+      } else {
+        const bool zp = x.dtype == DType::kInt8 && !x.quant.zero_point.empty();
+        x.ints.assign(static_cast<size_t>(x.size()),
+                      zp ? static_cast<int8_t>(x.quant.zero_point[0]) : 0);
+      }
+    }
     mapped[static_cast<size_t>(t)] = m.add_tensor(std::move(x));
     return mapped[static_cast<size_t>(t)];
   }
@@ -256,6 +266,9 @@ struct Importer {
   }
 
   void add_op(size_t index, const tfl::Operator& o);
+  void add_lstm(size_t index, const tfl::Operator& o, const std::vector<int>& in,
+                const std::vector<int>& out);
+  void finish_op(size_t index, Op op, int y);
   Model run();
 };
 
@@ -274,6 +287,10 @@ void Importer::add_op(size_t index, const tfl::Operator& o) {
       bad_input("{}: operator {} ({}) has {} inputs", source, index, op_names[index], in.size());
     }
   };
+  if (code == op_code::kUnidirectionalSequenceLstm) {
+    add_lstm(index, o, in, out);
+    return;
+  }
   switch (code) {
     case op_code::kFullyConnected: case op_code::kConv2d: case op_code::kDepthwiseConv2d:
     case op_code::kMaxPool2d: case op_code::kAveragePool2d: case op_code::kReshape:
@@ -422,7 +439,27 @@ void Importer::add_op(size_t index, const tfl::Operator& o) {
       break;  // refused above
   }
   const int y = tensor(out[0]);
-  if (m.tensor(y).is_constant()) {
+  const Shape ys = m.tensor(y).shape;
+  if (op.type == OpType::kDense && ys.size() > 2 && ys[0] == 1) {
+    // keep_num_dims: tinyc's dense writes (1, units); a reshape restores TFLite's shape.
+    Tensor flat = m.tensor(y);
+    flat.name += "/dense_out";
+    flat.role = TensorRole::kIntermediate;
+    flat.shape = {1, static_cast<int>(op.get_int("units", 0))};
+    const int f = m.add_tensor(std::move(flat));
+    finish_op(index, std::move(op), f);
+    Op reshape;
+    reshape.type = OpType::kReshape;
+    reshape.inputs = {f};
+    reshape.attrs["shape"] = Attr{{ys.begin() + 1, ys.end()}, {}, {}};
+    finish_op(index, std::move(reshape), y);
+    return;
+  }
+  finish_op(index, std::move(op), y);
+}
+
+void Importer::finish_op(size_t index, Op op, int y) {
+  if (m.tensor(y).is_constant() || m.tensor(y).role == TensorRole::kState) {
     bad_input("{}: operator {} ({}) writes constant tensor '{}'", source, index, op_names[index],
               m.tensor(y).name);
   }
@@ -430,15 +467,64 @@ void Importer::add_op(size_t index, const tfl::Operator& o) {
   const bool converts = op.type == OpType::kQuantize || op.type == OpType::kDequantize;
   for (int t : converts ? std::vector<int>{} : op.inputs) {
     const Tensor& tt = m.tensor(t);
-    if (!tt.is_constant() && tt.dtype != m.tensor(y).dtype) {
+    if (!tt.is_constant() && tt.role != TensorRole::kState && tt.dtype != m.tensor(y).dtype) {
       refuse_op(index, fmt::format("reads {} tensor '{}' and writes {}", dtype_name(tt.dtype),
                                    tt.name, dtype_name(m.tensor(y).dtype)));
     }
   }
-  if (!converts) check_scales(index, op.inputs, y);
+  if (!converts && op.type != OpType::kLstm) check_scales(index, op.inputs, y);
   op.outputs = {y};
   op.name = std::string(op_type_name(op.type)) + "_" + std::to_string(++type_counts[op.type]);
   m.ops.push_back(std::move(op));
+}
+
+// UNIDIRECTIONAL_SEQUENCE_LSTM as TFLM runs it: the standard LSTM only (24 inputs; no
+// peephole, projection, layer norm or CIFG), batch 1. tinyc's op reads 15 inputs: x, the input
+// weights of the i, f, c, o gates, the recurrent weights (same order), the four biases, then
+// the hidden and cell state tensors (role state).
+void Importer::add_lstm(size_t index, const tfl::Operator& o, const std::vector<int>& in,
+                        const std::vector<int>& out) {
+  if (in.size() != 24) {
+    bad_input("{}: operator {} ({}) has {} inputs (24 expected)", source, index, op_names[index],
+              in.size());
+  }
+  for (size_t k : {9, 10, 11, 16, 17, 20, 21, 22, 23}) {
+    if (in[k] >= 0) refuse_op(index, fmt::format("uses optional input {} (peephole, projection "
+                                                 "or layer norm: not supported)", k));
+  }
+  for (size_t k : {0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 14, 15, 18, 19}) {
+    if (in[k] < 0) refuse_op(index, fmt::format("lacks input {} (CIFG is not supported)", k));
+  }
+  Op op;
+  op.type = OpType::kLstm;
+  for (size_t k : {0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 14, 15, 18, 19}) {
+    op.inputs.push_back(tensor(in[k]));
+  }
+  for (size_t k = 1; k <= 12; ++k) require_constant(op.inputs[k], index, "weight or bias tensor");
+  for (size_t k = 13; k <= 14; ++k) {
+    if (m.tensor(op.inputs[k]).role != TensorRole::kState) {
+      refuse_op(index, "has a hidden or cell state that is not a variable tensor");
+    }
+  }
+  const auto* opt = o.builtin_options_as_UnidirectionalSequenceLSTMOptions();
+  if (opt == nullptr) {
+    bad_input("{}: operator {} ({}) has no UnidirectionalSequenceLSTMOptions", source, index,
+              op_names[index]);
+  }
+  switch (opt->fused_activation_function()) {
+    case tfl::ActivationFunctionType_TANH: op.set_str("activation", "tanh"); break;
+    default: refuse_op(index, "has a cell activation other than TANH (TFLM runs only TANH)");
+  }
+  if (!(opt->cell_clip() >= 0.0f) || !std::isfinite(opt->cell_clip())) {
+    bad_input("{}: operator {} ({}) has cell_clip {}", source, index, op_names[index],
+              opt->cell_clip());
+  }
+  op.set_float("cell_clip", opt->cell_clip());
+  const Tensor& xt = m.tensor(op.inputs[0]);
+  if (opt->time_major() && !(xt.shape.size() == 3 && xt.shape[1] == 1 && xt.shape[0] == 1)) {
+    refuse_op(index, "is time-major with more than one step or batch (not supported)");
+  }
+  finish_op(index, std::move(op), tensor(out[0]));
 }
 
 Model Importer::run() {
@@ -471,11 +557,12 @@ Model Importer::run() {
   for (const Tensor& t : m.tensors) any_int8 = any_int8 || (!t.is_constant() && t.dtype == DType::kInt8);
   for (const Tensor& t : m.tensors) {
     if (any_int8) break;
-    if (!t.is_constant() && t.dtype != DType::kFloat32) {
+    const bool weight_or_state = t.is_constant() || t.role == TensorRole::kState;
+    if (!weight_or_state && t.dtype != DType::kFloat32) {
       unsupported("{}: activation tensor '{}' is {} (tinyc runs float32 or int8 graphs); model "
                   "ops: {}", source, t.name, dtype_name(t.dtype), op_list());
     }
-    if (t.is_constant() && t.dtype != DType::kFloat32) {
+    if (weight_or_state && t.dtype != DType::kFloat32) {
       unsupported("{}: float model with {} weight tensor '{}' (hybrid quantization); model ops: "
                   "{}", source, dtype_name(t.dtype), t.name, op_list());
     }

@@ -20,8 +20,10 @@ constexpr int32_t kRelu = 19;
 constexpr int32_t kRelu6 = 21;
 constexpr int32_t kReshape = 22;
 constexpr int32_t kSoftmax = 25;
+constexpr int32_t kSvdf = 27;
 constexpr int32_t kTanh = 28;
 constexpr int32_t kCustom = 32;
+constexpr int32_t kUnidirectionalSequenceLstm = 44;
 constexpr int32_t kQuantize = 114;
 
 // "FULLY_CONNECTED"; "BUILTIN_<code>" for codes without a name here.
