@@ -9,6 +9,7 @@ namespace tinyc::tflite_op {
 
 constexpr int32_t kAdd = 0;
 constexpr int32_t kAveragePool2d = 1;
+constexpr int32_t kConcatenation = 2;
 constexpr int32_t kConv2d = 3;
 constexpr int32_t kDepthwiseConv2d = 4;
 constexpr int32_t kDequantize = 6;
@@ -22,6 +23,8 @@ constexpr int32_t kReshape = 22;
 constexpr int32_t kSoftmax = 25;
 constexpr int32_t kTanh = 28;
 constexpr int32_t kCustom = 32;
+constexpr int32_t kPad = 34;
+constexpr int32_t kMean = 40;
 constexpr int32_t kQuantize = 114;
 
 // "FULLY_CONNECTED"; "BUILTIN_<code>" for codes without a name here.
