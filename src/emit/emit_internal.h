@@ -79,8 +79,8 @@ void emit_int8_cnn_kernel(EmitContext& ctx, const Op& op, const std::string& fn)
 std::string int_array(EmitContext& ctx, const std::string& name, const char* type, int type_bytes,
                       const std::vector<int64_t>& values, int64_t rows, const std::string& comment);
 void emit_int8_copy(EmitContext& ctx, const std::string& fn, int64_t count);
-// add and mul (kernels_tfops.cpp), float or int8: `void fn(const T* x1, const T* x2, T* y)`
-// with one parameter per non-constant input, in input order.
+// add, mul, concatenation and pad (kernels_tfops.cpp), float or int8: `void fn(const T* x1,
+// const T* x2, ..., T* y)` with one parameter per non-constant input, in input order.
 void emit_elementwise_kernel(EmitContext& ctx, const Op& op, const std::string& fn, bool int8);
 // The static fixed-point helper functions the int8 kernels call (empty when none is needed).
 std::string int8_helpers(bool requantize, bool softmax, bool dsp);

@@ -77,3 +77,56 @@ TEST_CASE("emit: a branching and joining float graph agrees with the reference e
   for (int64_t k = 0; k < cases; ++k) expected.emplace_back(want.begin() + k * 8, want.begin() + (k + 1) * 8);
   tinyc_test::check_float_agreement(tinyc_test::run_on_host(dir.path(), "net", in, 6), expected);
 }
+
+TEST_CASE("emit: pad and concatenation of a branching graph, float and int8", "[emit][host][dag]") {
+  // x (1, 4, 3) -> pad one column each side -> (1, 4, 5); concatenated with x itself along
+  // the last axis -> (1, 4, 8): the graph input is read by both ops.
+  for (const bool int8 : {false, true}) {
+    INFO((int8 ? "int8" : "float32"));
+    Model m;
+    m.name = "padcat";
+    auto tensor = [&](const char* name, Shape shape, TensorRole role) {
+      Tensor t;
+      t.name = name, t.shape = std::move(shape), t.role = role;
+      if (int8) t.dtype = DType::kInt8, t.quant = Quantization{{0.05f}, {3}, -1};
+      return m.add_tensor(t);
+    };
+    const int x = tensor("x", {1, 4, 3}, TensorRole::kInput);
+    const int p = tensor("padded", {1, 4, 5}, TensorRole::kIntermediate);
+    const int y = tensor("y", {1, 4, 8}, TensorRole::kOutput);
+    Op pad, cat;
+    pad.type = OpType::kPad, pad.name = "pad_1", pad.inputs = {x}, pad.outputs = {p};
+    pad.attrs["pads"] = Attr{{0, 0, 1, 1}, {}, {}};
+    cat.type = OpType::kConcatenation, cat.name = "concatenation_1", cat.inputs = {p, x};
+    cat.outputs = {y};
+    cat.set_int("axis", 2);
+    m.ops = {pad, cat};
+    m.inputs = {x};
+    m.outputs = {y};
+    validate_model(m);
+    tinyc_test::TempDir dir;
+    EmitOptions o;
+    o.out_dir = dir.path();
+    o.name = "net";
+    emit_model(m, o);
+    const int64_t cases = 10;
+    Rng rng(3);
+    std::vector<float> in(static_cast<size_t>(cases * 12));
+    for (float& v : in) v = rng.uniform(-4.0f, 4.0f);
+    if (!int8) {
+      const std::vector<float> want = run_model(m, in.data(), cases);
+      std::vector<std::vector<float>> expected;
+      for (int64_t k = 0; k < cases; ++k) expected.emplace_back(want.begin() + k * 32, want.begin() + (k + 1) * 32);
+      tinyc_test::check_float_agreement(tinyc_test::run_on_host(dir.path(), "net", in, 12), expected);
+      // Padding columns are zero, the copy of x follows.
+      CHECK(want[0] == 0.0f);
+      CHECK(want[5] == in[0]);
+      continue;
+    }
+    const tinyc_test::Int8Expected ref = tinyc_test::int8_reference(m, in, cases);
+    std::vector<std::vector<int>> actual_int8;
+    const auto actual = tinyc_test::run_on_host(dir.path(), "net", in, 12, true, &actual_int8);
+    tinyc_test::check_exact(actual, ref.outputs, actual_int8, ref.outputs_int8);
+    CHECK(ref.outputs_int8[0][0] == 3);  // the zero point fills the padding
+  }
+}
