@@ -116,6 +116,7 @@ void emit_float_kernel(EmitContext& ctx, const Op& op, const std::string& fn) {
     case OpType::kMul:
     case OpType::kConcatenation:
     case OpType::kPad:
+    case OpType::kMean:
       return emit_elementwise_kernel(ctx, op, fn, false);
     case OpType::kActivation: return emit_activation(ctx, op, fn);
     case OpType::kSoftmax: return emit_softmax(ctx, op, fn);

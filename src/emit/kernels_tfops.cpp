@@ -1,7 +1,9 @@
 // Emitted kernels of the TFLite ops of issue 6: add and mul (float and int8, with
-// broadcasting), concatenation and pad. Two activation inputs give `void fn(const T* x1, const T* x2, T* y)`; a
+// broadcasting), concatenation, pad and mean. Two activation inputs give `void fn(const T* x1, const T* x2, T* y)`; a
 // constant operand becomes an array and the function keeps the one-input form. int8 uses the
 // constants of layers/elementwise.h, so it is bit-exact with the reference executor.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "emit/emit_internal.h"
@@ -134,8 +136,78 @@ void emit_pad(EmitContext& ctx, const Op& op, const std::string& fn, bool int8) 
   ctx.src.close();
 }
 
+// mean: float over any axes (a table maps each input element to its output element); int8
+// the reference executor's one case, TFLite's integer mean over H and W with keep_dims.
+void emit_mean(EmitContext& ctx, const Op& op, const std::string& fn, bool int8) {
+  const Model& m = ctx.model;
+  const Tensor& xt = m.tensor(op.inputs[0]);
+  const Tensor& yt = m.tensor(op.outputs[0]);
+  const int64_t in_size = xt.sample_size(), out_size = yt.sample_size();
+  const int64_t count = in_size / out_size;
+  if (!int8) {
+    // Input element e adds to output element map[e]: the reduced axes collapse.
+    std::vector<int64_t> map(static_cast<size_t>(in_size));
+    const auto& axes = op.attrs.at("axes").ints;
+    const Shape& in = xt.shape;
+    std::vector<int64_t> stride(in.size(), 0);
+    int64_t st = 1;
+    for (size_t d = in.size(); d-- > 1;) {
+      const bool reduced = std::any_of(axes.begin(), axes.end(), [&](int64_t a) {
+        return (a < 0 ? a + static_cast<int64_t>(in.size()) : a) == static_cast<int64_t>(d);
+      });
+      if (!reduced) stride[d] = st, st *= in[d];
+    }
+    std::vector<int> pos(in.size(), 0);
+    for (size_t e = 0; e < map.size(); ++e) {
+      int64_t o = 0;
+      for (size_t d = 1; d < in.size(); ++d) o += pos[d] * stride[d];
+      map[e] = o;
+      for (size_t d = in.size(); d-- > 1;) {
+        if (++pos[d] < in[d]) break;
+        pos[d] = 0;
+      }
+    }
+    const std::string table = int_array(ctx, op.name + "_target", "int32_t", 4, map, 0,
+        fmt::format("{}: the output element each input element adds to", op.name));
+    ctx.src.linef("// {}: float mean {} -> {} ({} values each).", op.name, shape_str(xt.shape),
+                  shape_str(yt.shape), count);
+    ctx.src.open(fmt::format("static void {}(const float* x, float* y)", fn));
+    ctx.src.linef("for (int o = 0; o < {}; ++o) y[o] = 0.0f;", out_size);
+    ctx.src.linef("for (int e = 0; e < {}; ++e) y[{}[e]] += x[e];", in_size, table);
+    ctx.src.linef("for (int o = 0; o < {}; ++o) y[o] /= {}.0f;", out_size, count);
+    ctx.src.close();
+    return;
+  }
+  const auto& axes = op.attrs.at("axes").ints;
+  const bool gap = xt.shape.size() == 4 && op.get_int("keep_dims", 0) != 0 && axes.size() == 2 &&
+                   std::min(axes[0], axes[1]) == 1 && std::max(axes[0], axes[1]) == 2;
+  if (!gap) {
+    unsupported("layer '{}' (mean): int8 emits the mean over axes 1 and 2 with keep_dims only",
+                op.name);
+  }
+  const TensorQuant xq = activation_quant(op, xt), yq = activation_quant(op, yt);
+  const QuantizedMultiplier q = quantize_multiplier(static_cast<double>(xq.scale) /
+                                                    static_cast<double>(yq.scale));
+  const int64_t c = xt.shape[3];
+  ctx.needs_requantize = true;
+  ctx.src.linef("// {}: int8 mean over H and W {} -> {}: sum(x - {}), rescaled by in/out scale,",
+                op.name, shape_str(xt.shape), shape_str(yt.shape), xq.zero_point);
+  ctx.src.linef("// divided by {} (halves away from zero), plus {}.", count, yq.zero_point);
+  ctx.src.open(fmt::format("static void {}(const int8_t* x, int8_t* y)", fn));
+  ctx.src.open(fmt::format("for (int k = 0; k < {}; ++k)", c));
+  ctx.src.line("int32_t acc = 0;");
+  ctx.src.linef("for (int p = 0; p < {}; ++p) acc += x[p * {} + k] - ({});", count, c, xq.zero_point);
+  ctx.src.linef("acc = requantize(acc, {}, {});", q.multiplier, q.shift);
+  ctx.src.linef("acc = acc > 0 ? (acc + {0}) / {1} : (acc - {0}) / {1};", count / 2, count);
+  ctx.src.linef("acc += {};", yq.zero_point);
+  ctx.src.line("y[k] = static_cast<int8_t>(acc < -128 ? -128 : (acc > 127 ? 127 : acc));");
+  ctx.src.close();
+  ctx.src.close();
+}
+
 void emit_elementwise_kernel(EmitContext& ctx, const Op& op, const std::string& fn, bool int8) {
   const Model& m = ctx.model;
+  if (op.type == OpType::kMean) return emit_mean(ctx, op, fn, int8);
   if (op.type == OpType::kConcatenation) return emit_concatenation(ctx, op, fn, int8);
   if (op.type == OpType::kPad) return emit_pad(ctx, op, fn, int8);
   if (op.type != OpType::kAdd && op.type != OpType::kMul) {

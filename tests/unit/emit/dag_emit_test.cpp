@@ -130,3 +130,47 @@ TEST_CASE("emit: pad and concatenation of a branching graph, float and int8", "[
     CHECK(ref.outputs_int8[0][0] == 3);  // the zero point fills the padding
   }
 }
+
+TEST_CASE("emit: mean over H and W (global average), float and int8", "[emit][host][dag]") {
+  for (const bool int8 : {false, true}) {
+    INFO((int8 ? "int8" : "float32"));
+    Model m;
+    m.name = "gap";
+    auto tensor = [&](const char* name, Shape shape, TensorRole role, float scale, int zp) {
+      Tensor t;
+      t.name = name, t.shape = std::move(shape), t.role = role;
+      if (int8) t.dtype = DType::kInt8, t.quant = Quantization{{scale}, {zp}, -1};
+      return m.add_tensor(t);
+    };
+    const int x = tensor("x", {1, 3, 5, 4}, TensorRole::kInput, 0.06f, -5);
+    const int y = tensor("y", {1, 1, 1, 4}, TensorRole::kOutput, 0.02f, 7);
+    Op op;
+    op.type = OpType::kMean, op.name = "mean_1", op.inputs = {x}, op.outputs = {y};
+    op.attrs["axes"] = Attr{{1, 2}, {}, {}};
+    op.set_int("keep_dims", 1);
+    m.ops = {op};
+    m.inputs = {x};
+    m.outputs = {y};
+    validate_model(m);
+    tinyc_test::TempDir dir;
+    EmitOptions o;
+    o.out_dir = dir.path();
+    o.name = "net";
+    emit_model(m, o);
+    const int64_t cases = 12;
+    Rng rng(8);
+    std::vector<float> in(static_cast<size_t>(cases * 60));
+    for (float& v : in) v = rng.uniform(-3.0f, 3.0f);
+    if (!int8) {
+      const std::vector<float> want = run_model(m, in.data(), cases);
+      std::vector<std::vector<float>> expected;
+      for (int64_t k = 0; k < cases; ++k) expected.emplace_back(want.begin() + k * 4, want.begin() + (k + 1) * 4);
+      tinyc_test::check_float_agreement(tinyc_test::run_on_host(dir.path(), "net", in, 60), expected);
+      continue;
+    }
+    const tinyc_test::Int8Expected ref = tinyc_test::int8_reference(m, in, cases);
+    std::vector<std::vector<int>> actual_int8;
+    const auto actual = tinyc_test::run_on_host(dir.path(), "net", in, 60, true, &actual_int8);
+    tinyc_test::check_exact(actual, ref.outputs, actual_int8, ref.outputs_int8);
+  }
+}
