@@ -93,7 +93,8 @@ void register_predict(CLI::App& app) {
   cmd->add_option("model", a->model, "Model file (.tinyc)")->required();
   auto* data = cmd->add_option("--data", a->data, "CSV file or IDX directory");
   auto* bin = cmd->add_option("--input-bin", a->input_bin,
-                              "Raw input cases back to back in the model's input dtype");
+                              "Raw input cases back to back in the model's own input dtypes "
+                              "(several inputs in graph order)");
   data->excludes(bin);
   cmd->add_option("--output-bin", a->output_bin,
                   "Write raw outputs back to back in the model's output dtype (with --input-bin)")

@@ -84,8 +84,8 @@ int64_t dsp_conv_scratch_bytes(const Target& target, const Model& m, const Op& o
 std::string int_array(EmitContext& ctx, const std::string& name, const char* type, int type_bytes,
                       const std::vector<int64_t>& values, int64_t rows, const std::string& comment);
 void emit_int8_copy(EmitContext& ctx, const std::string& fn, int64_t count);
-// add and mul (kernels_tfops.cpp), float or int8: `void fn(const T* x1, const T* x2, T* y)`
-// with one parameter per non-constant input, in input order.
+// add, mul, concatenation and pad (kernels_tfops.cpp), float or int8: `void fn(const T* x1,
+// const T* x2, ..., T* y)` with one parameter per non-constant input, in input order.
 void emit_elementwise_kernel(EmitContext& ctx, const Op& op, const std::string& fn, bool int8);
 // lstm (kernels_lstm.cpp): `void fn(const T* x, T* y, T* h, C* c)` with the layer's state h
 // and c (int8: int8_t h, int32_t c holding int16 values; float: float both).

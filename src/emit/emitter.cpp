@@ -490,10 +490,11 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
   for (size_t i = 0; i < m.ops.size(); ++i) {
     const Op& op = m.ops[i];
     const std::string& out = plan.slots[static_cast<size_t>(op.outputs[0])].var;
-    // Every activation input, in order (add and mul may read two).
+    // Every activation input, in order (add and mul may read two); constants and batch_norm's
+    // stored statistics are arrays of the kernel.
     std::string in;
     for (int t : op.inputs) {
-      if (t < 0 || m.tensor(t).is_constant()) continue;
+      if (t < 0 || m.tensor(t).is_constant() || m.tensor(t).role == TensorRole::kState) continue;
       in += (in.empty() ? "" : ", ") + plan.slots[static_cast<size_t>(t)].var;
     }
     if (op.type == OpType::kLstm) {

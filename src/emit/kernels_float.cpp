@@ -114,6 +114,9 @@ void emit_float_kernel(EmitContext& ctx, const Op& op, const std::string& fn) {
     case OpType::kDense: return emit_dense(ctx, op, fn);
     case OpType::kAdd:
     case OpType::kMul:
+    case OpType::kConcatenation:
+    case OpType::kPad:
+    case OpType::kMean:
       return emit_elementwise_kernel(ctx, op, fn, false);
     case OpType::kActivation: return emit_activation(ctx, op, fn);
     case OpType::kSoftmax: return emit_softmax(ctx, op, fn);

@@ -265,6 +265,9 @@ void emit_int8_kernel(EmitContext& ctx, const Op& op, const std::string& fn) {
     case OpType::kDense: return emit_dense(ctx, op, fn);
     case OpType::kAdd:
     case OpType::kMul:
+    case OpType::kConcatenation:
+    case OpType::kPad:
+    case OpType::kMean:
       return emit_elementwise_kernel(ctx, op, fn, true);
     case OpType::kActivation: return emit_lookup(ctx, op, fn);
     case OpType::kSoftmax: return emit_softmax(ctx, op, fn);

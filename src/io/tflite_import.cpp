@@ -296,13 +296,17 @@ void Importer::add_op(size_t index, const tfl::Operator& o) {
     case op_code::kMaxPool2d: case op_code::kAveragePool2d: case op_code::kReshape:
     case op_code::kSoftmax: case op_code::kLogistic: case op_code::kTanh: case op_code::kRelu:
     case op_code::kRelu6: case op_code::kAdd: case op_code::kMul: case op_code::kQuantize:
-    case op_code::kDequantize:
+    case op_code::kDequantize: case op_code::kPad: case op_code::kConcatenation:
+    case op_code::kMean:
       break;
     default:
       refuse_op(index, "is not supported by the importer yet");
   }
   Op op;
-  const int x = [&] { need_inputs(1, 3); return tensor(in[0]); }();
+  const int x = [&] {
+    need_inputs(1, code == op_code::kConcatenation ? 1024 : 3);
+    return tensor(in[0]);
+  }();
   op.inputs = {x};
   switch (code) {
     case op_code::kAdd:
@@ -315,6 +319,64 @@ void Importer::add_op(size_t index, const tfl::Operator& o) {
       if (const auto* opt = o.builtin_options_as_AddOptions()) act = opt->fused_activation_function();
       if (const auto* opt = o.builtin_options_as_MulOptions()) act = opt->fused_activation_function();
       op.set_str("activation", fused(act, index));
+      break;
+    }
+    case op_code::kConcatenation: {
+      need_inputs(2, 1024);
+      op.type = OpType::kConcatenation;
+      for (size_t i = 1; i < in.size(); ++i) {
+        if (in[i] < 0) bad_input("{}: operator {} ({}) lacks input {}", source, index, op_names[index], i);
+        op.inputs.push_back(tensor(in[i]));
+      }
+      const auto* opt = o.builtin_options_as_ConcatenationOptions();
+      if (opt == nullptr) {
+        bad_input("{}: operator {} ({}) has no ConcatenationOptions", source, index, op_names[index]);
+      }
+      const int rank = static_cast<int>(m.tensor(x).shape.size());
+      const int axis = opt->axis() < 0 ? opt->axis() + rank : opt->axis();
+      if (axis == 0) refuse_op(index, "concatenates along the batch dimension");
+      op.set_int("axis", axis);
+      op.set_str("activation", fused(opt->fused_activation_function(), index));
+      break;
+    }
+    case op_code::kMean: {
+      need_inputs(2, 2);
+      const int axes = in[1] < 0 ? -1 : tensor(in[1]);
+      if (axes < 0 || !m.tensor(axes).is_constant() || m.tensor(axes).dtype != DType::kInt32) {
+        refuse_op(index, "has no constant int32 axes");
+      }
+      op.type = OpType::kMean;
+      const Tensor& at = m.tensor(axes);
+      op.attrs["axes"] = Attr{std::vector<int64_t>(at.ints.begin(), at.ints.end()), {}, {}};
+      const auto* opt = o.builtin_options_as_ReducerOptions();
+      op.set_int("keep_dims", opt != nullptr && opt->keep_dims() ? 1 : 0);
+      // The axes became the attribute: only tensors the ops use are kept.
+      if (axes == static_cast<int>(m.tensors.size()) - 1) {
+        m.tensors.pop_back();
+        mapped[static_cast<size_t>(in[1])] = -1;
+      }
+      break;
+    }
+    case op_code::kPad: {
+      need_inputs(2, 2);
+      const int pads = in[1] < 0 ? -1 : tensor(in[1]);
+      if (pads < 0 || !m.tensor(pads).is_constant() || m.tensor(pads).dtype != DType::kInt32) {
+        refuse_op(index, "has no constant int32 paddings");
+      }
+      const Tensor& pt = m.tensor(pads);
+      const auto rank = static_cast<int64_t>(m.tensor(x).shape.size());
+      if (pt.shape != Shape{static_cast<int>(rank), 2}) {
+        bad_input("{}: operator {} ({}): paddings of shape {} for a rank-{} input", source, index,
+                  op_names[index], shape_str(pt.shape), rank);
+      }
+      if (pt.ints[0] != 0 || pt.ints[1] != 0) refuse_op(index, "pads the batch dimension");
+      op.type = OpType::kPad;
+      op.attrs["pads"] = Attr{std::vector<int64_t>(pt.ints.begin() + 2, pt.ints.end()), {}, {}};
+      // The paddings became the attribute: only tensors the ops use are kept.
+      if (pads == static_cast<int>(m.tensors.size()) - 1) {
+        m.tensors.pop_back();
+        mapped[static_cast<size_t>(in[1])] = -1;
+      }
       break;
     }
     case op_code::kQuantize:

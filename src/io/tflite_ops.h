@@ -9,6 +9,7 @@ namespace tinyc::tflite_op {
 
 constexpr int32_t kAdd = 0;
 constexpr int32_t kAveragePool2d = 1;
+constexpr int32_t kConcatenation = 2;
 constexpr int32_t kConv2d = 3;
 constexpr int32_t kDepthwiseConv2d = 4;
 constexpr int32_t kDequantize = 6;
@@ -23,6 +24,8 @@ constexpr int32_t kSoftmax = 25;
 constexpr int32_t kSvdf = 27;
 constexpr int32_t kTanh = 28;
 constexpr int32_t kCustom = 32;
+constexpr int32_t kPad = 34;
+constexpr int32_t kMean = 40;
 constexpr int32_t kUnidirectionalSequenceLstm = 44;
 constexpr int32_t kQuantize = 114;
 

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "tinyc/error.h"
 #include "tinyc/executor.h"
 #include "tinyc/layer.h"
 #include "tinyc/quant_math.h"
@@ -32,6 +33,7 @@ TEST_CASE("add, mul, quantize, dequantize gradients match finite differences", "
     Rng rng(7);
     Model m = one_op_model(c, rng);
     Buffers buf = bind(m, 3, true);
+    for (float& v : buf.in[0]) v = rng.uniform(-1.0f, 1.0f);  // bind leaves inputs at 0
     check_gradients(c.label, buf, layer_for(c.type), rng);
   }
 }
@@ -162,4 +164,88 @@ TEST_CASE("quantize and dequantize convert a model's float and int16 I/O", "[lay
   std::vector<int8_t> bytes(6);
   std::memcpy(bytes.data(), raw, 6);
   CHECK(run_model_int8(r, bytes.data(), 1) == std::vector<int8_t>{2, -3, 127});
+}
+
+TEST_CASE("pad and concatenation: gradients, float and int8 layout", "[layers][tfops]") {
+  const auto w = TensorRole::kWeight;
+  const std::vector<Case> cases = {
+      {"pad_hw", OpType::kPad, {1, 2, 3, 2}, {}, {{"pads", ints({1, 0, 2, 1, 0, 0})}}},
+      {"concat_channels_relu", OpType::kConcatenation, {1, 2, 2, 3}, {{{1, 2, 2, 2}, w}},
+       {{"axis", ints({3})}, {"activation", str_attr("relu")}}},
+      {"concat_rows", OpType::kConcatenation, {1, 2, 3}, {{{1, 1, 3}, w}}, {{"axis", ints({1})}}},
+  };
+  for (const Case& c : cases) {
+    Rng rng(3);
+    Model m = one_op_model(c, rng);
+    Buffers buf = bind(m, 2, true);
+    for (float& v : buf.in[0]) v = rng.uniform(-1.0f, 1.0f);  // bind leaves inputs at 0
+    check_gradients(c.label, buf, layer_for(c.type), rng);
+  }
+  // pad (1, 2, 2) by one row before and one column after: zeros, or the zero point in int8.
+  Model p;
+  p.name = "pad";
+  const int x = p.add_tensor(activation("x", {1, 2, 2}, DType::kInt8, 0.5f, -7, TensorRole::kInput));
+  const int y = p.add_tensor(activation("y", {1, 3, 3}, DType::kInt8, 0.5f, -7, TensorRole::kOutput));
+  Op op;
+  op.type = OpType::kPad, op.name = "pad_1", op.inputs = {x}, op.outputs = {y};
+  op.attrs["pads"] = Attr{{1, 0, 0, 1}, {}, {}};
+  p.ops = {op};
+  p.inputs = {x};
+  p.outputs = {y};
+  validate_model(p);
+  const std::vector<int8_t> in = {1, 2, 3, 4};
+  CHECK(run_model_int8(p, in.data(), 1) == std::vector<int8_t>{-7, -7, -7, 1, 2, -7, 3, 4, -7});
+  // concatenation of two graph inputs (1, 2, 1) and (1, 2, 2) along axis 2.
+  Model c;
+  c.name = "concat";
+  const int a = c.add_tensor(activation("a", {1, 2, 1}, DType::kInt8, 0.5f, 1, TensorRole::kInput));
+  const int b = c.add_tensor(activation("b", {1, 2, 2}, DType::kInt8, 0.5f, 1, TensorRole::kInput));
+  const int z = c.add_tensor(activation("z", {1, 2, 3}, DType::kInt8, 0.5f, 1, TensorRole::kOutput));
+  Op cat;
+  cat.type = OpType::kConcatenation, cat.name = "concatenation_1", cat.inputs = {a, b},
+  cat.outputs = {z};
+  cat.set_int("axis", 2);
+  c.ops = {cat};
+  c.inputs = {a, b};
+  c.outputs = {z};
+  validate_model(c);
+  const std::vector<int8_t> ab = {1, 2, 10, 11, 20, 21};
+  CHECK(run_model_int8(c, ab.data(), 1) == std::vector<int8_t>{1, 10, 11, 2, 20, 21});
+  // A different scale on one input is refused rather than rescaled.
+  c.tensor(b).quant.scale = {0.25f};
+  CHECK_THROWS_AS(run_model_int8(c, ab.data(), 1), Error);
+}
+
+TEST_CASE("mean: gradients, float axes, int8 global average as TFLite", "[layers][tfops]") {
+  const std::vector<Case> cases = {
+      {"mean_hw_keep", OpType::kMean, {1, 3, 2, 4}, {}, {{"axes", ints({1, 2})}, {"keep_dims", ints({1})}}},
+      {"mean_last", OpType::kMean, {1, 2, 5}, {}, {{"axes", ints({-1})}}},
+  };
+  for (const Case& c : cases) {
+    Rng rng(5);
+    Model m = one_op_model(c, rng);
+    CHECK(m.tensor(m.outputs[0]).shape == (c.type == OpType::kMean && c.input.size() == 4
+                                               ? Shape{1, 1, 1, 4} : Shape{1, 2}));
+    Buffers buf = bind(m, 2, true);
+    for (float& v : buf.in[0]) v = rng.uniform(-1.0f, 1.0f);  // bind leaves inputs at 0
+    check_gradients(c.label, buf, layer_for(c.type), rng);
+  }
+  // int8 over a 2x2 window of 2 channels: channel 0 sums (x - 3) = 10 - 12 = -2 ... by hand:
+  // x = [5, 1], [2, 0], [4, -1], [-1, 7]; zp_in 3, zp_out -1, in/out scale 2.
+  Model m;
+  m.name = "mean";
+  const int x = m.add_tensor(activation("x", {1, 2, 2, 2}, DType::kInt8, 0.5f, 3, TensorRole::kInput));
+  const int y = m.add_tensor(activation("y", {1, 1, 1, 2}, DType::kInt8, 0.25f, -1, TensorRole::kOutput));
+  Op op;
+  op.type = OpType::kMean, op.name = "mean_1", op.inputs = {x}, op.outputs = {y};
+  op.attrs["axes"] = Attr{{1, 2}, {}, {}};
+  op.set_int("keep_dims", 1);
+  m.ops = {op};
+  m.inputs = {x};
+  m.outputs = {y};
+  validate_model(m);
+  const std::vector<int8_t> in = {5, 1, 2, 0, 4, -1, -1, 7};
+  // channel 0: (2 - 1 + 1 - 4) = -2, * 2 = -4, / 4 = -1, - 1 = -2;
+  // channel 1: (-2 - 3 - 4 + 4) = -5, * 2 = -10, / 4 = -2.5 -> -3 (half away), - 1 = -4.
+  CHECK(run_model_int8(m, in.data(), 1) == std::vector<int8_t>{-2, -4});
 }
