@@ -79,9 +79,12 @@ void emit_int8_cnn_kernel(EmitContext& ctx, const Op& op, const std::string& fn)
 std::string int_array(EmitContext& ctx, const std::string& name, const char* type, int type_bytes,
                       const std::vector<int64_t>& values, int64_t rows, const std::string& comment);
 void emit_int8_copy(EmitContext& ctx, const std::string& fn, int64_t count);
-// lstm (kernels_lstm.cpp): `void fn(const T* x, T* y, T* h, C* c)` with the layer's state h
+// lstm (kernels_recurrent.cpp): `void fn(const T* x, T* y, T* h, C* c)` with the layer's state h
 // and c (int8: int8_t h, int32_t c holding int16 values; float: float both).
 void emit_lstm_kernel(EmitContext& ctx, const Op& op, const std::string& fn, bool int8);
+// svdf (kernels_recurrent.cpp): `void fn(const T* x, T* y, S* state)` (S: float; int8_t for an
+// int8 state; int32_t holding an int16 state).
+void emit_svdf_kernel(EmitContext& ctx, const Op& op, const std::string& fn, bool int8);
 // The static fixed-point helper functions the int8 kernels call (empty when none is needed).
 std::string int8_helpers(bool requantize, bool softmax, bool dsp);
 

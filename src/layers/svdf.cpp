@@ -14,6 +14,7 @@
 #include "layers/activation_fn.h"
 #include "layers/int8_util.h"
 #include "layers/layer_util.h"
+#include "layers/svdf_params.h"
 
 namespace tinyc {
 namespace {
@@ -102,29 +103,11 @@ class SvdfLayer : public Layer {
     const Op& op = *b.op;
     if (b.state.size() != 5 || b.state[kState] == nullptr) no_state(op);
     const SvdfDims d = dims_of(op, b.in_tensors);
-    const Tensor& st = *b.in_tensors[kState];
-    const Tensor& wt_t = *b.in_tensors[kWt];
-    if (b.in_tensors[kWf]->dtype != DType::kInt8 || b.in_tensors[kBias]->dtype != DType::kInt32 ||
-        !((st.dtype == DType::kInt16 && wt_t.dtype == DType::kInt16) ||
-          (st.dtype == DType::kInt8 && wt_t.dtype == DType::kInt8)) ||
-        st.quant.scale.size() != 1 || wt_t.quant.scale.size() != 1 ||
-        b.in_tensors[kWf]->quant.scale.size() != 1) {
-      unsupported("layer '{}' (svdf): int8 SVDF needs int8 feature weights, int32 bias and "
-                  "per-tensor int16 (or int8) time weights and state", op.name);
-    }
-    const TensorQuant xq = activation_quant(op, *b.in_tensors[kX]);
-    const TensorQuant yq = activation_quant(op, *b.out_tensors[0]);
-    const float ss = st.quant.scale[0];
-    const auto szp = static_cast<int32_t>(st.quant.zero_point.at(0));
-    // TFLM multiplies the float scales in float, then widens: double(float(a * b / c)).
-    const QuantizedMultiplier m1 = quantize_multiplier(
-        static_cast<double>(xq.scale * b.in_tensors[kWf]->quant.scale[0] / ss));
-    const QuantizedMultiplier m2 =
-        quantize_multiplier(static_cast<double>(ss * wt_t.quant.scale[0] / yq.scale));
-    const bool wide = st.dtype == DType::kInt16;
-    const int32_t lo = wide ? -32768 : -128, hi = wide ? 32767 : 127;
+    const SvdfInt8Params p = svdf_int8_params(op, b.in_tensors, *b.out_tensors[0]);
+    const int32_t lo = p.wide_state ? -32768 : -128, hi = p.wide_state ? 32767 : 127;
+    const int32_t szp = p.state_zero_point;
     const std::vector<int32_t>& wf = b.in_tensors[kWf]->ints;
-    const std::vector<int32_t>& wt = wt_t.ints;
+    const std::vector<int32_t>& wt = b.in_tensors[kWt]->ints;
     const std::vector<int32_t>& bias = b.in_tensors[kBias]->ints;
     int32_t* state = b.state[kState];
     std::vector<int32_t> scratch(static_cast<size_t>(d.filters));
@@ -134,13 +117,14 @@ class SvdfLayer : public Layer {
       for (int64_t f = 0; f < d.filters; ++f) {
         int32_t dot = 0;
         for (int64_t k = 0; k < d.input; ++k) {
-          dot += wf[static_cast<size_t>(f * d.input + k)] * (x[k] - xq.zero_point);
+          dot += wf[static_cast<size_t>(f * d.input + k)] * (x[k] - p.input_zero_point);
         }
-        dot = std::clamp(multiply_by_quantized_multiplier(dot, m1), lo, hi);
+        dot = std::clamp(multiply_by_quantized_multiplier(dot, p.feature), lo, hi);
         // The zero point is added after the clamp and the sum stored in the state's type, as
         // TFLM does (an int8 state wraps).
         const int32_t v = szp + dot;
-        state[f * d.memory + d.memory - 1] = wide ? static_cast<int16_t>(v) : static_cast<int8_t>(v);
+        state[f * d.memory + d.memory - 1] =
+            p.wide_state ? static_cast<int16_t>(v) : static_cast<int8_t>(v);
       }
       for (int64_t f = 0; f < d.filters; ++f) {
         uint32_t s = 0;  // int32 accumulation with two's complement wrap-around
@@ -154,7 +138,7 @@ class SvdfLayer : public Layer {
       for (int64_t u = 0; u < d.units; ++u) {
         int32_t v = bias[static_cast<size_t>(u)];
         for (int64_t k = 0; k < d.rank; ++k) v += scratch[static_cast<size_t>(u * d.rank + k)];
-        v = multiply_by_quantized_multiplier(v, m2) + yq.zero_point;
+        v = multiply_by_quantized_multiplier(v, p.output) + p.output_zero_point;
         y[u] = static_cast<int8_t>(std::clamp(v, -128, 127));
       }
     }
@@ -168,6 +152,32 @@ class SvdfLayer : public Layer {
 };
 
 }  // namespace
+
+SvdfInt8Params svdf_int8_params(const Op& op, const std::vector<const Tensor*>& in,
+                                const Tensor& out) {
+  const Tensor& st = *in[kState];
+  const Tensor& wt = *in[kWt];
+  const Tensor& wf = *in[kWf];
+  if (wf.dtype != DType::kInt8 || in[kBias]->dtype != DType::kInt32 ||
+      !((st.dtype == DType::kInt16 && wt.dtype == DType::kInt16) ||
+        (st.dtype == DType::kInt8 && wt.dtype == DType::kInt8)) ||
+      st.quant.scale.size() != 1 || wt.quant.scale.size() != 1 || wf.quant.scale.size() != 1) {
+    unsupported("layer '{}' (svdf): int8 SVDF needs int8 feature weights, int32 bias and "
+                "per-tensor int16 (or int8) time weights and state", op.name);
+  }
+  const TensorQuant xq = activation_quant(op, *in[kX]);
+  const TensorQuant yq = activation_quant(op, out);
+  const float ss = st.quant.scale[0];
+  SvdfInt8Params p;
+  // TFLM multiplies the float scales in float, then widens: double(float(a * b / c)).
+  p.feature = quantize_multiplier(static_cast<double>(xq.scale * wf.quant.scale[0] / ss));
+  p.output = quantize_multiplier(static_cast<double>(ss * wt.quant.scale[0] / yq.scale));
+  p.input_zero_point = xq.zero_point;
+  p.state_zero_point = static_cast<int32_t>(st.quant.zero_point.at(0));
+  p.output_zero_point = yq.zero_point;
+  p.wide_state = st.dtype == DType::kInt16;
+  return p;
+}
 
 const Layer& svdf_layer() {
   static const SvdfLayer layer;

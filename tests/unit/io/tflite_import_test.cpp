@@ -106,7 +106,6 @@ TEST_CASE("unsupported and custom ops are refused naming them", "[tflite]") {
   };
   for (const Case c : {Case{"simple_add_model", "operator 0 (ADD)"},
                        Case{"test_conv_model", "operator 0 (QUANTIZE)"},
-                       Case{"trained_lstm", "operator 0 (UNIDIRECTIONAL_SEQUENCE_LSTM)"},
                        Case{"keyword_scrambled", "SVDF"},
                        Case{"audio_preprocessor_int8", "CUSTOM:SignalRfft"},
                        Case{"audio_preprocessor_float", "CUSTOM:SignalWindow"}}) {
