@@ -87,9 +87,12 @@ void emit_int8_copy(EmitContext& ctx, const std::string& fn, int64_t count);
 // add, mul, concatenation and pad (kernels_tfops.cpp), float or int8: `void fn(const T* x1,
 // const T* x2, ..., T* y)` with one parameter per non-constant input, in input order.
 void emit_elementwise_kernel(EmitContext& ctx, const Op& op, const std::string& fn, bool int8);
-// lstm (kernels_lstm.cpp): `void fn(const T* x, T* y, T* h, C* c)` with the layer's state h
+// lstm (kernels_recurrent.cpp): `void fn(const T* x, T* y, T* h, C* c)` with the layer's state h
 // and c (int8: int8_t h, int32_t c holding int16 values; float: float both).
 void emit_lstm_kernel(EmitContext& ctx, const Op& op, const std::string& fn, bool int8);
+// svdf (kernels_recurrent.cpp): `void fn(const T* x, T* y, S* state)` (S: float; int8_t for an
+// int8 state; int32_t holding an int16 state).
+void emit_svdf_kernel(EmitContext& ctx, const Op& op, const std::string& fn, bool int8);
 // The static fixed-point helper functions the int8 kernels call (empty when none is needed).
 std::string int8_helpers(bool requantize, bool softmax, bool dsp);
 

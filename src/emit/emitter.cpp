@@ -48,6 +48,16 @@ struct Plan {
   MemoryPlan memory;
 };
 
+// The state of a recurrent layer (lstm, svdf): written by the kernel, kept across invokes.
+// Other state tensors (batch_norm's moving statistics) are constants at inference.
+bool is_recurrent_state(const Model& m, int t) {
+  if (m.tensor(t).role != TensorRole::kState) return false;
+  return std::any_of(m.ops.begin(), m.ops.end(), [&](const Op& op) {
+    return (op.type == OpType::kLstm || op.type == OpType::kSvdf) &&
+           std::find(op.inputs.begin(), op.inputs.end(), t) != op.inputs.end();
+  });
+}
+
 bool is_graph_output(const Model& m, int t) {
   return std::find(m.outputs.begin(), m.outputs.end(), t) != m.outputs.end();
 }
@@ -102,7 +112,7 @@ Plan plan_tensors(const Model& m, int64_t elem_bytes, bool preprocess_in_arena,
   // every step, which no other tensor shares. int8 models keep int16 state widened to words.
   for (size_t t = 0; t < m.tensors.size(); ++t) {
     const Tensor& st = m.tensors[t];
-    if (st.role != TensorRole::kState) continue;
+    if (!is_recurrent_state(m, static_cast<int>(t))) continue;
     const int64_t width = elem_bytes == 1 && st.dtype == DType::kInt8 ? 1 : 4;
     p.buffers.push_back(PlanBuffer{st.size() * width, 0, static_cast<int>(m.ops.size()) + 1, -1});
     p.buffer_tensors.push_back({static_cast<int>(t)});
@@ -116,7 +126,7 @@ Plan plan_tensors(const Model& m, int64_t elem_bytes, bool preprocess_in_arena,
                   op_type_name(op.type), op.outputs.size());
     }
     for (int t : op.inputs) {
-      if (t < 0 || m.tensor(t).is_constant() || m.tensor(t).role == TensorRole::kState) continue;
+      if (t < 0 || m.tensor(t).is_constant() || is_recurrent_state(m, t)) continue;
       const Slot& s = p.slots[static_cast<size_t>(t)];
       if (s.buffer >= 0) {
         PlanBuffer& b = p.buffers[static_cast<size_t>(s.buffer)];
@@ -361,6 +371,8 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
       const int64_t count = m.tensor(out).sample_size();
       if (op.type == OpType::kLstm) {
         emit_lstm_kernel(ctx, op, fns[i], int8);
+      } else if (op.type == OpType::kSvdf) {
+        emit_svdf_kernel(ctx, op, fns[i], int8);
       } else if (int8 && is_view) {
         emit_int8_copy(ctx, fns[i], count);
       } else if (int8) {
@@ -425,7 +437,7 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
   // invoke calls it, since the arena starts as zeros.
   std::vector<int> state_tensors;
   for (size_t t = 0; t < m.tensors.size(); ++t) {
-    if (m.tensors[t].role == TensorRole::kState) state_tensors.push_back(static_cast<int>(t));
+    if (is_recurrent_state(m, static_cast<int>(t))) state_tensors.push_back(static_cast<int>(t));
   }
   auto state_ptr = [&](int t) {
     const Tensor& st = m.tensor(t);
@@ -502,6 +514,10 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
                     plan.slots[static_cast<size_t>(op.inputs[0])].var, out,
                     state_ptr(op.inputs[13]), state_ptr(op.inputs[14]),
                     m.tensor(op.inputs[13]).name, m.tensor(op.inputs[14]).name);
+    } else if (op.type == OpType::kSvdf) {
+      ctx.src.linef("{}({}, {}, {});  // state: {}", fns[i],
+                    plan.slots[static_cast<size_t>(op.inputs[0])].var, out,
+                    state_ptr(op.inputs[4]), m.tensor(op.inputs[4]).name);
     } else if (fns[i].empty()) {
       ctx.src.linef("// {} ({}): nothing to do at inference, {} is {}", op.name,
                     op_type_name(op.type), out, in);

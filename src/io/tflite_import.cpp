@@ -268,6 +268,8 @@ struct Importer {
   void add_op(size_t index, const tfl::Operator& o);
   void add_lstm(size_t index, const tfl::Operator& o, const std::vector<int>& in,
                 const std::vector<int>& out);
+  void add_svdf(size_t index, const tfl::Operator& o, const std::vector<int>& in,
+                const std::vector<int>& out);
   void finish_op(size_t index, Op op, int y);
   Model run();
 };
@@ -289,6 +291,10 @@ void Importer::add_op(size_t index, const tfl::Operator& o) {
   };
   if (code == op_code::kUnidirectionalSequenceLstm) {
     add_lstm(index, o, in, out);
+    return;
+  }
+  if (code == op_code::kSvdf) {
+    add_svdf(index, o, in, out);
     return;
   }
   switch (code) {
@@ -534,7 +540,9 @@ void Importer::finish_op(size_t index, Op op, int y) {
                                    tt.name, dtype_name(m.tensor(y).dtype)));
     }
   }
-  if (!converts && op.type != OpType::kLstm) check_scales(index, op.inputs, y);
+  if (!converts && op.type != OpType::kLstm && op.type != OpType::kSvdf) {
+    check_scales(index, op.inputs, y);
+  }
   op.outputs = {y};
   op.name = std::string(op_type_name(op.type)) + "_" + std::to_string(++type_counts[op.type]);
   m.ops.push_back(std::move(op));
@@ -586,6 +594,30 @@ void Importer::add_lstm(size_t index, const tfl::Operator& o, const std::vector<
   if (opt->time_major() && !(xt.shape.size() == 3 && xt.shape[1] == 1 && xt.shape[0] == 1)) {
     refuse_op(index, "is time-major with more than one step or batch (not supported)");
   }
+  finish_op(index, std::move(op), tensor(out[0]));
+}
+
+// SVDF: x, weights_feature, weights_time, bias (required, as TFLM reads its scale) and the
+// state (a variable tensor).
+void Importer::add_svdf(size_t index, const tfl::Operator& o, const std::vector<int>& in,
+                        const std::vector<int>& out) {
+  if (in.size() != 5 || std::find(in.begin(), in.end(), -1) != in.end()) {
+    refuse_op(index, fmt::format("has {} inputs (x, weights_feature, weights_time, bias and "
+                                 "state expected)", in.size()));
+  }
+  Op op;
+  op.type = OpType::kSvdf;
+  for (int t : in) op.inputs.push_back(tensor(t));
+  for (size_t k = 1; k <= 3; ++k) require_constant(op.inputs[k], index, "weight or bias tensor");
+  if (m.tensor(op.inputs[4]).role != TensorRole::kState) {
+    refuse_op(index, "has a state that is not a variable tensor");
+  }
+  const auto* opt = o.builtin_options_as_SVDFOptions();
+  if (opt == nullptr) {
+    bad_input("{}: operator {} ({}) has no SVDFOptions", source, index, op_names[index]);
+  }
+  op.set_int("rank", opt->rank());
+  op.set_str("activation", fused(opt->fused_activation_function(), index));
   finish_op(index, std::move(op), tensor(out[0]));
 }
 

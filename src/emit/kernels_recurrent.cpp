@@ -1,5 +1,7 @@
-// Emitted code of the lstm layer (src/layers/lstm.cpp), float and int8, bit-exact with the
-// reference kernels. The kernel runs the T steps of one invoke:
+// Emitted code of the recurrent layers, lstm (src/layers/lstm.cpp) and svdf
+// (src/layers/svdf.cpp), float and int8, bit-exact with the reference kernels.
+// svdf: `static void fn(const T* x, T* y, S* state)`, S = float, int8_t (int8 state) or
+// int32_t (int16 state held widened). lstm: The kernel runs the T steps of one invoke:
 //   static void fn(const T* x, T* y, T* h, C* c)
 // where h and c are the layer's state, kept by the emitter in the arena for the whole program
 // (set by NAME_reset). The int8 cell state (int16 values) is held widened in int32 words, so
@@ -8,6 +10,7 @@
 
 #include "emit/emit_internal.h"
 #include "layers/lstm_int16.h"
+#include "layers/svdf_params.h"
 #include "tinyc/error.h"
 
 namespace tinyc {
@@ -196,7 +199,87 @@ static inline float lstm_sigmoid(float v) {
   ctx.src.close();
 }
 
+void emit_svdf(EmitContext& ctx, const Op& op, const std::string& fn, bool int8) {
+  const Model& m = ctx.model;
+  std::vector<const Tensor*> in;
+  for (int t : op.inputs) in.push_back(&m.tensor(t));
+  const int64_t rank = op.get_int("rank", 1), inputs = in[1]->shape[1], filters = in[1]->shape[0];
+  const int64_t memory = in[2]->shape[1], units = filters / rank;
+  ctx.src.linef("// {}: {} SVDF, {} inputs -> {} filters of memory {} -> {} units (rank {}); "
+                "{} MACs.", op.name, int8 ? "int8" : "float", inputs, filters, memory, units,
+                rank, filters * (inputs + memory));
+  if (!int8) {
+    const std::string wf = ctx.constant_array(op.inputs[1]);
+    const std::string wt = ctx.constant_array(op.inputs[2]);
+    const std::string b = ctx.constant_array(op.inputs[3]);
+    const ActKind act = op_activation(op, true);
+    ctx.src.open(fmt::format("static void {}(const float* x, float* y, float* s)", fn));
+    ctx.src.linef("for (int i = 0; i < {}; ++i) s[i] = s[i + 1];", filters * memory - 1);
+    ctx.src.open(fmt::format("for (int f = 0; f < {}; ++f)", filters));
+    ctx.src.line("float dot = 0.0f;");
+    ctx.src.linef("for (int k = 0; k < {}; ++k) dot += {}[f][k] * x[k];", inputs, wf);
+    ctx.src.linef("s[f * {} + {}] = dot;", memory, memory - 1);
+    ctx.src.close();
+    ctx.src.linef("float scratch[{}];", filters);
+    ctx.src.open(fmt::format("for (int f = 0; f < {}; ++f)", filters));
+    ctx.src.line("float acc = 0.0f;");
+    ctx.src.linef("for (int k = 0; k < {0}; ++k) acc += {1}[f][k] * s[f * {0} + k];", memory, wt);
+    ctx.src.line("scratch[f] = acc;");
+    ctx.src.close();
+    ctx.src.open(fmt::format("for (int u = 0; u < {}; ++u)", units));
+    ctx.src.linef("float v = {}[u];", b);
+    ctx.src.linef("for (int k = 0; k < {0}; ++k) v += scratch[u * {0} + k];", rank);
+    ctx.src.linef("y[u] = {};", float_activation_expr(act, "v"));
+    ctx.src.close();
+    ctx.src.close();
+    return;
+  }
+  const SvdfInt8Params p = svdf_int8_params(op, in, m.tensor(op.outputs[0]));
+  ctx.needs_requantize = true;
+  const char* st = p.wide_state ? "int32_t" : "int8_t";
+  const char* narrow = p.wide_state ? "int16_t" : "int8_t";
+  const std::string wf = int_array(ctx, op.name + "_feature", "int8_t", 1, widen(in[1]->ints),
+                                   filters, fmt::format("{}: ({}, {}) int8 feature weights",
+                                                        in[1]->name, filters, inputs));
+  const std::string wt = int_array(ctx, op.name + "_time", p.wide_state ? "int16_t" : "int8_t",
+                                   p.wide_state ? 2 : 1, widen(in[2]->ints), filters,
+                                   fmt::format("{}: ({}, {}) time weights", in[2]->name,
+                                               filters, memory));
+  const std::string b = int_array(ctx, op.name + "_bias", "int32_t", 4, widen(in[3]->ints), 0,
+                                  fmt::format("{}: ({}) int32 bias", in[3]->name, units));
+  const int32_t lo = p.wide_state ? -32768 : -128, hi = p.wide_state ? 32767 : 127;
+  ctx.src.linef("// state: {} values (scale {}, zero point {}); TFLM's integer SVDF applies no "
+                "activation.", narrow, in[4]->quant.scale[0], p.state_zero_point);
+  ctx.src.open(fmt::format("static void {}(const int8_t* x, int8_t* y, {}* s)", fn, st));
+  ctx.src.linef("for (int i = 0; i < {}; ++i) s[i] = s[i + 1];", filters * memory - 1);
+  ctx.src.open(fmt::format("for (int f = 0; f < {}; ++f)", filters));
+  ctx.src.line("int32_t dot = 0;");
+  ctx.src.linef("for (int k = 0; k < {}; ++k) dot += {}[f][k] * (x[k] - {});", inputs, wf,
+                p.input_zero_point);
+  ctx.src.linef("dot = requantize(dot, {}, {});", p.feature.multiplier, p.feature.shift);
+  ctx.src.linef("dot = dot < {0} ? {0} : (dot > {1} ? {1} : dot);", lo, hi);
+  ctx.src.linef("s[f * {} + {}] = static_cast<{}>({} + dot);", memory, memory - 1, narrow,
+                p.state_zero_point);
+  ctx.src.close();
+  ctx.src.open(fmt::format("for (int u = 0; u < {}; ++u)", units));
+  ctx.src.linef("int32_t v = {}[u];", b);
+  ctx.src.open(fmt::format("for (int f = u * {0}; f < (u + 1) * {0}; ++f)", rank));
+  ctx.src.line("int32_t acc = 0;");
+  ctx.src.linef("for (int k = 0; k < {0}; ++k) acc += {1}[f][k] * (s[f * {0} + k] - {2});",
+                memory, wt, p.state_zero_point);
+  ctx.src.line("v += acc;");
+  ctx.src.close();
+  ctx.src.linef("y[u] = output_int8(v, {}, {}, {}, -128, 127);", p.output.multiplier,
+                p.output.shift, p.output_zero_point);
+  ctx.src.close();
+  ctx.src.close();
+}
+
 }  // namespace
+
+void emit_svdf_kernel(EmitContext& ctx, const Op& op, const std::string& fn, bool int8) {
+  emit_svdf(ctx, op, fn, int8);
+}
 
 void emit_lstm_kernel(EmitContext& ctx, const Op& op, const std::string& fn, bool int8) {
   int8 ? emit_int8(ctx, op, fn) : emit_float(ctx, op, fn);
