@@ -73,6 +73,11 @@ def parse_args(argv):
     p.add_argument("--seeds", default="0,1,2", help="distillation seeds (default 0,1,2)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-distill", action="store_true", help="skip the distillation runs")
+    p.add_argument("--temperatures", default="4,1",
+                   help="distillation temperatures, each a row (default 4,1; alpha 0.5)")
+    p.add_argument("--reuse", metavar="JSONL",
+                   help="take the per-model records from a previous run's stdout instead of "
+                        "re-running them (e.g. to redo only the distillation)")
     p.add_argument("--quick", action="store_true",
                    help="digits_mlp only, no distillation; BENCHMARKS.md only with --out")
     p.add_argument("--out", help="markdown file to update (default <repo>/BENCHMARKS.md)")
@@ -86,6 +91,10 @@ def parse_args(argv):
         a.seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
     except ValueError:
         p.error("--seeds: comma-separated integers expected")
+    try:
+        a.temperatures = [float(t) for t in a.temperatures.split(",") if t.strip()]
+    except ValueError:
+        p.error("--temperatures: comma-separated numbers expected")
     if a.quick:
         a.models, a.no_distill = ["digits_mlp"], True
         if a.out is None:
@@ -181,17 +190,20 @@ def bench_distill(run):
         a, _ = run.tinyc("train", student, "--data", args.fashion, "-o",
                          os.path.join(run.tmp, "alone.tinyc"), "--seed", seed, "--threads",
                          args.threads, "-q")
-        d, secs = run.tinyc("compress", teacher, "--data", args.fashion, "--student", student,
-                            "-o", os.path.join(run.tmp, "distilled.tinyc"), "--seed", seed,
-                            "--threads", args.threads)
-        if a is None or d is None:
+        if a is None:
             continue
-        out.append(run.emit({"bench": "distill", "seed": seed, "teacher_accuracy": teacher_acc,
-                             "alone_accuracy": a["metrics"]["test"]["accuracy"],
-                             "distilled_accuracy": d["after"]["metrics"]["accuracy"],
-                             "student_params": d["after"]["params"],
-                             "teacher_params": d["before"]["params"],
-                             "seconds": round(secs, 1)}))
+        rec = {"bench": "distill", "seed": seed, "teacher_accuracy": teacher_acc,
+               "alone_accuracy": a["metrics"]["test"]["accuracy"], "distilled": {}}
+        for t in args.temperatures:
+            d, secs = run.tinyc("compress", teacher, "--data", args.fashion, "--student",
+                                student, "-o", os.path.join(run.tmp, "distilled.tinyc"),
+                                "--seed", seed, "--threads", args.threads, "--temperature", t)
+            if d is None:
+                continue
+            rec["distilled"]["%g" % t] = d["after"]["metrics"]["accuracy"]
+            rec["student_params"] = d["after"]["params"]
+            rec["teacher_params"] = d["before"]["params"]
+        out.append(run.emit(rec))
     return out
 
 
@@ -238,19 +250,21 @@ def render(args, records, started):
         lines += ["### Distillation", "",
                   "Student 784-32-10 (flatten, dense 32 relu, dense 10; Adam 0.001, batch 32, "
                   "5 epochs) trained alone (`tinyc train`) vs distilled (`tinyc compress "
-                  "models/fashion_tiny.tinyc --student ...`, T 4, alpha 0.5) from the "
+                  "models/fashion_tiny.tinyc --student ... --temperature T`, alpha 0.5) from the "
                   "committed fashion_tiny CNN (%d params, test accuracy %s); same seeds "
                   "(initialization and shuffling), same epochs." % (
                       dist[0]["teacher_params"], fmt_acc(dist[0]["teacher_accuracy"])), "",
                   "| student | test accuracy, median [min - max] of seeds %s |" % ",".join(
                       str(r["seed"]) for r in dist),
                   "|---|---|",
-                  "| trained alone | %s |" % med_range([r["alone_accuracy"] for r in dist]),
-                  "| distilled | %s |" % med_range([r["distilled_accuracy"] for r in dist]),
-                  ""]
+                  "| trained alone | %s |" % med_range([r["alone_accuracy"] for r in dist])]
+        for t in sorted(dist[0]["distilled"], key=float, reverse=True):
+            lines.append("| distilled, T %s | %s |" % (
+                t, med_range([r["distilled"][t] for r in dist if t in r["distilled"]])))
+        lines.append("")
         for r in dist:
-            lines.append("- seed %d: alone %.4f, distilled %.4f" % (
-                r["seed"], r["alone_accuracy"], r["distilled_accuracy"]))
+            lines.append("- seed %d: alone %.4f, %s" % (r["seed"], r["alone_accuracy"], ", ".join(
+                "distilled T %s %.4f" % (t, v) for t, v in sorted(r["distilled"].items()))))
         lines.append("")
     lines.append(END_MARK)
     return "\n".join(lines) + "\n"
@@ -281,8 +295,15 @@ def main(argv):
     with tempfile.TemporaryDirectory(prefix="compress_bench.") as tmp:
         run = Runner(args, tmp)
         records = []
-        for name in args.models:
-            records += bench_model(run, name)
+        if args.reuse:
+            with open(args.reuse) as f:
+                records = [r for r in (json.loads(line) for line in f if line.strip())
+                           if r.get("bench") == "compress"]
+            for r in records:
+                run.emit(r)
+        else:
+            for name in args.models:
+                records += bench_model(run, name)
         if not args.no_distill:
             records += bench_distill(run)
     if not args.no_write:

@@ -126,3 +126,31 @@ TEST_CASE("a student distilled from digits_mlp follows its teacher", "[distill]"
     CHECK(e.code() == ExitCode::kBadInput);
   }
 }
+
+TEST_CASE("regression distillation mixes MSE to the labels and to the teacher", "[distill]") {
+  // Teacher: y = 2x + 1 (a linear model set by hand). Data: the sine task. A linear student
+  // learns the teacher's line with alpha 0, and half-way between the teacher's line and the
+  // least-squares line of the labels with alpha 0.5 (the mixed loss is a quadratic whose
+  // minimum is the average of the two targets).
+  const Dataset data = load_data(kTasks + "sine.csv");
+  ModelSpec spec = load_spec(kModels + "linear.json");
+  spec.train.epochs = 300;
+  Model teacher = build_model(spec, 0);
+  teacher.tensor(teacher.ops[0].inputs[1]).f32[0] = 2.0f;
+  teacher.tensor(teacher.ops[0].inputs[2]).f32[0] = 1.0f;
+  auto line = [](const Model& m) {
+    return std::pair<float, float>{m.tensor(m.ops[0].inputs[1]).f32[0], m.tensor(m.ops[0].inputs[2]).f32[0]};
+  };
+  DistillOptions d;
+  d.train.progress = ProgressMode::kQuiet;
+  d.train.threads = 1;
+  d.alpha = 0.0f;
+  const auto [w0, b0] = line(distill(teacher, spec, data, d).model);
+  CHECK(w0 == Approx(2.0f).margin(0.02));
+  CHECK(b0 == Approx(1.0f).margin(0.05));
+  const auto [wl, bl] = line(train_from_spec(spec, data, d.train).model);
+  d.alpha = 0.5f;
+  const auto [wh, bh] = line(distill(teacher, spec, data, d).model);
+  CHECK(wh == Approx((wl + 2.0f) / 2.0f).margin(0.03));
+  CHECK(bh == Approx((bl + 1.0f) / 2.0f).margin(0.06));
+}

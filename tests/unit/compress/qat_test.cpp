@@ -189,10 +189,9 @@ TEST_CASE("QAT recovers what post-training int8 loses to rare extreme activation
   }
   REQUIRE(pixel >= 0);
   Tensor& w0 = m.tensor(m.ops[0].inputs[1]);
-  float typical = 0.0f;
-  for (const auto& v : run_model_tensors(m, d.x.data(), 200)[static_cast<size_t>(m.ops[0].outputs[0])]) {
-    typical = std::max(typical, v);
-  }
+  const std::vector<std::vector<float>> values = run_model_tensors(m, d.x.data(), 200);
+  const std::vector<float>& hidden = values[static_cast<size_t>(m.ops[0].outputs[0])];
+  const float typical = *std::max_element(hidden.begin(), hidden.end());
   w0.f32[static_cast<size_t>(pixel)] += 200.0f * typical;  // unit 0, weight of `pixel`
   QuantizeOptions qo;
   qo.method = CalibrationMethod::kMinMax;
