@@ -4,7 +4,10 @@
 // of DESIGN.md §7.
 #pragma once
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
@@ -12,6 +15,7 @@
 #include <cstdio>
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -106,62 +110,104 @@ inline Int8Expected int8_reference(const tinyc::Model& q, const std::vector<floa
   return e;
 }
 
-// The reference models the emit tests use, trained once per process for a few epochs (the
-// tests check agreement, not accuracy): the dense ones float and int8, then the float CNNs
-// (kws_like on `tinyc data kws`, fashion_cnn one epoch on Fashion-MNIST, when installed), then
-// their int8 versions.
+// The reference models the emit tests use, in `dir`, trained for a few epochs when `train`
+// (the tests check agreement, not accuracy): the dense ones float and int8, then the float
+// CNNs (kws_like on `tinyc data kws`, fashion_cnn one epoch on Fashion-MNIST, when installed),
+// fashion_mlp (one epoch) and the committed fashion_tiny, then their int8 versions.
+inline std::vector<ReferenceModel> reference_model_list(const std::string& dir, bool train) {
+  const auto file = [&](const std::string& name) { return dir + "/" + name; };
+  const auto run = [&](const std::string& what, const std::string& args) {
+    if (!train) return;
+    const RunResult r = run_tinyc(args);
+    if (r.exit_code != 0) throw std::runtime_error(what + " failed: " + r.err);
+  };
+  const std::string tasks = TINYC_SHARED_DIR "/data/tasks/";
+  std::vector<ReferenceModel> list = {{"sine", file("sine.tinyc"), tasks + "sine.csv"},
+                                      {"digits_mlp", file("digits_mlp.tinyc"), tasks + "digits.csv"}};
+  const std::map<std::string, int> epochs = {{"sine", 20}, {"digits_mlp", 3}};
+  for (const ReferenceModel& m : list) {
+    run("training " + m.name, fmt::format("train {}/models/{}.json --data {} -o {} --epochs {}",
+                                          TINYC_SOURCE_DIR, m.name, m.data, m.path, epochs.at(m.name)));
+  }
+  // Their int8 versions (post-training quantization, calibrated on the same data).
+  for (size_t i = 0, n = list.size(); i < n; ++i) {
+    ReferenceModel q = list[i];
+    q.path = file(q.name + "_int8.tinyc");
+    q.int8 = true;
+    run("quantizing " + q.name, fmt::format("compress {} --data {} -o {} --quantize int8",
+                                            list[i].path, q.data, q.path));
+    list.push_back(q);
+  }
+  std::vector<ReferenceModel> cnns = {{"kws_like", file("kws_like.tinyc"), file("kws.csv")}};
+  run("tinyc data kws", "data kws --seed 1 -o " + cnns[0].data);
+  if (tinyc::file_exists(kFashionDir)) {
+    cnns.push_back({"fashion_cnn", file("fashion_cnn.tinyc"), kFashionDir});
+    // The 100k-weight MLP (one epoch) and the committed, fully trained fashion_tiny CNN.
+    cnns.push_back({"fashion_mlp", file("fashion_mlp.tinyc"), kFashionDir});
+    cnns.push_back({"fashion_tiny", TINYC_SOURCE_DIR "/models/fashion_tiny.tinyc", kFashionDir});
+  }
+  for (ReferenceModel& m : cnns) {
+    m.cnn = m.name != "fashion_mlp";
+    if (m.name != "fashion_tiny") {
+      run("training " + m.name, fmt::format("train {}/models/{}.json --data {} -o {} --epochs {} "
+                                            "--threads 2", TINYC_SOURCE_DIR, m.name, m.data,
+                                            m.path, m.name == "kws_like" ? 3 : 1));
+    }
+    list.push_back(m);
+  }
+  for (const ReferenceModel& m : cnns) {
+    ReferenceModel q = m;
+    q.path = file(q.name + "_int8.tinyc");
+    q.int8 = true;
+    run("quantizing " + q.name, fmt::format("compress {} --data {} -o {} --quantize int8",
+                                            m.path, m.data, q.path));
+    list.push_back(q);
+  }
+  return list;
+}
+
+// reference_model_list, trained once per build rather than once per test process (CTest runs
+// every test case in its own process): in the build tree's test-cache/, under a name keyed by
+// the tinyc binary, the specs and fashion_tiny.tinyc, so any change to them trains afresh.
+// Processes take a lock; a new set appears by an atomic rename of its complete directory.
 inline const std::vector<ReferenceModel>& reference_models() {
-  static TempDir dir;
   static const std::vector<ReferenceModel> models = [] {
-    const std::string tasks = TINYC_SHARED_DIR "/data/tasks/";
-    std::vector<ReferenceModel> list = {{"sine", dir.file("sine.tinyc"), tasks + "sine.csv"},
-                                        {"digits_mlp", dir.file("digits_mlp.tinyc"), tasks + "digits.csv"}};
-    const std::map<std::string, int> epochs = {{"sine", 20}, {"digits_mlp", 3}};
-    for (const ReferenceModel& m : list) {
-      const RunResult r = run_tinyc(fmt::format("train {}/models/{}.json --data {} -o {} --epochs {}",
-                                                TINYC_SOURCE_DIR, m.name, m.data, m.path,
-                                                epochs.at(m.name)));
-      if (r.exit_code != 0) throw std::runtime_error("training " + m.name + " failed: " + r.err);
+    std::string binary = TINYC_BINARY;
+    const std::string root = binary.substr(0, binary.rfind('/')) + "/test-cache";
+    uint64_t hash = tinyc::fnv1a64(nullptr, 0);
+    for (const std::string& f : {binary, std::string(TINYC_SOURCE_DIR "/models/fashion_tiny.tinyc")}) {
+      const std::string bytes = read_text(f);
+      hash = tinyc::fnv1a64(bytes.data(), bytes.size(), hash);
     }
-    // Their int8 versions (post-training quantization, calibrated on the same data).
-    for (size_t i = 0, n = list.size(); i < n; ++i) {
-      ReferenceModel q = list[i];
-      q.path = dir.file(q.name + "_int8.tinyc");
-      q.int8 = true;
-      const RunResult r = run_tinyc(fmt::format("compress {} --data {} -o {} --quantize int8",
-                                                list[i].path, q.data, q.path));
-      if (r.exit_code != 0) throw std::runtime_error("quantizing " + q.name + " failed: " + r.err);
-      list.push_back(q);
+    for (const char* spec : {"sine", "digits_mlp", "kws_like", "fashion_cnn", "fashion_mlp"}) {
+      const std::string bytes = read_text(fmt::format("{}/models/{}.json", TINYC_SOURCE_DIR, spec));
+      hash = tinyc::fnv1a64(bytes.data(), bytes.size(), hash);
     }
-    std::vector<ReferenceModel> cnns = {{"kws_like", dir.file("kws_like.tinyc"), dir.file("kws.csv")}};
-    const RunResult kws = run_tinyc("data kws --seed 1 -o " + cnns[0].data);
-    if (kws.exit_code != 0) throw std::runtime_error("tinyc data kws failed: " + kws.err);
-    if (tinyc::file_exists(kFashionDir)) {
-      cnns.push_back({"fashion_cnn", dir.file("fashion_cnn.tinyc"), kFashionDir});
-      // The 100k-weight MLP (one epoch) and the committed, fully trained fashion_tiny CNN.
-      cnns.push_back({"fashion_mlp", dir.file("fashion_mlp.tinyc"), kFashionDir});
-      cnns.push_back({"fashion_tiny", TINYC_SOURCE_DIR "/models/fashion_tiny.tinyc", kFashionDir});
-    }
-    for (ReferenceModel& m : cnns) {
-      m.cnn = m.name != "fashion_mlp";
-      if (m.name != "fashion_tiny") {
-        const RunResult r = run_tinyc(fmt::format("train {}/models/{}.json --data {} -o {} --epochs {} "
-                                                  "--threads 2", TINYC_SOURCE_DIR, m.name, m.data,
-                                                  m.path, m.name == "kws_like" ? 3 : 1));
-        if (r.exit_code != 0) throw std::runtime_error("training " + m.name + " failed: " + r.err);
+    const bool fashion = tinyc::file_exists(kFashionDir);
+    hash = tinyc::fnv1a64(&fashion, 1, hash);
+    const std::string cache = fmt::format("{}/reference-models-{:016x}", root, hash);
+    std::filesystem::create_directories(root);
+    const int lock = ::open((root + "/lock").c_str(), O_RDWR | O_CREAT, 0644);
+    if (lock < 0 || ::flock(lock, LOCK_EX) != 0) throw std::runtime_error("cannot lock " + root);
+    try {
+      if (!tinyc::file_exists(cache)) {
+        // Sets of older binaries are of no more use.
+        for (const auto& e : std::filesystem::directory_iterator(root)) {
+          if (e.path().filename().string().rfind("reference-models-", 0) == 0) {
+            std::filesystem::remove_all(e.path());
+          }
+        }
+        const std::string tmp = fmt::format("{}.tmp{}", cache, ::getpid());
+        std::filesystem::create_directories(tmp);
+        reference_model_list(tmp, true);
+        std::filesystem::rename(tmp, cache);
       }
-      list.push_back(m);
+    } catch (...) {
+      ::close(lock);
+      throw;
     }
-    for (const ReferenceModel& m : cnns) {
-      ReferenceModel q = m;
-      q.path = dir.file(q.name + "_int8.tinyc");
-      q.int8 = true;
-      const RunResult r = run_tinyc(fmt::format("compress {} --data {} -o {} --quantize int8",
-                                                m.path, m.data, q.path));
-      if (r.exit_code != 0) throw std::runtime_error("quantizing " + q.name + " failed: " + r.err);
-      list.push_back(q);
-    }
-    return list;
+    ::close(lock);
+    return reference_model_list(cache, false);
   }();
   return models;
 }

@@ -50,7 +50,11 @@ SparseRows encode(const Tensor& w) {
     }
     s.row_end.push_back(static_cast<int64_t>(s.values.size()));
   }
-  s.wide_rows = !s.values.empty() && s.values.size() > 65535;
+  if (s.values.empty()) {  // an all-zero matrix: one unused entry, C++ has no empty arrays
+    s.values.push_back(0);
+    s.deltas.push_back(0);
+  }
+  s.wide_rows = s.values.size() > 65535;
   return s;
 }
 

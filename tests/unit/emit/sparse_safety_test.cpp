@@ -22,9 +22,13 @@ namespace {
 
 // 300 -> 20 (relu) -> 7 (softmax), quantized; `prune(o, i)` says which float weights of the
 // first dense layer become zero before quantization.
+// `regression`: no softmax at the end (a constant output cannot be quantized for softmax).
 template <typename Prune>
-tinyc::Model pruned_int8(Prune prune, std::vector<float>* calib) {
-  tinyc::Model f = tinyc::build_model(tinyc::parse_spec(R"({"name": "sparse", "input": [300],
+tinyc::Model pruned_int8(Prune prune, std::vector<float>* calib, bool regression = false) {
+  tinyc::Model f = tinyc::build_model(tinyc::parse_spec(regression ? R"({"name": "sparse",
+    "input": [300], "task": "regression",
+    "layers": [{"type": "dense", "units": 20, "activation": "relu"}, {"type": "dense", "units": 7}],
+    "train": {"loss": "mse"}})" : R"({"name": "sparse", "input": [300],
     "task": "classification",
     "layers": [{"type": "dense", "units": 20, "activation": "relu"},
                {"type": "dense", "units": 7, "activation": "softmax"}],
@@ -97,6 +101,24 @@ TEST_CASE("emit: sparse int8 dense weights are chosen when smaller and bit-exact
       tinyc_test::check_exact(actual, ref.outputs, actual_int8, ref.outputs_int8);
     }
   }
+}
+
+TEST_CASE("emit: an all-zero dense layer emits as sparse and runs", "[emit][host][int8][sparse]") {
+  std::vector<float> calib;
+  const tinyc::Model q = pruned_int8([](int64_t, int64_t) { return true; }, &calib, true);
+  TempDir dir;
+  tinyc::EmitOptions o;
+  o.out_dir = dir.path();
+  o.name = "net";
+  const tinyc::EmitReport r = tinyc::emit_model(q, o);
+  const tinyc::EmitLayerReport& l = layer(r, q.ops[0].name);
+  CHECK(l.weights_layout == "sparse");
+  CHECK(l.sparse_weights_bytes == 2 + 20 * 2);  // one unused entry, the row ends
+  const std::vector<float> x(calib.begin(), calib.begin() + 4 * 300);
+  const tinyc_test::Int8Expected ref = tinyc_test::int8_reference(q, x, 4);
+  std::vector<std::vector<int>> actual_int8;
+  const auto actual = tinyc_test::run_on_host(dir.path(), "net", x, 300, true, &actual_int8);
+  tinyc_test::check_exact(actual, ref.outputs, actual_int8, ref.outputs_int8);
 }
 
 TEST_CASE("emit: a lightly pruned layer keeps the dense layout", "[emit][int8][sparse]") {
