@@ -129,12 +129,14 @@ void fold_preprocess(Model& m, ExportReport& report) {
       return;
     }
   }
+  auto describe = [](const std::vector<float>& v) {
+    return v.size() == 1 ? fmt::format("{}", v[0]) : fmt::format("per feature ({} values)", v.size());
+  };
   std::string params;
-  if (!p.offset.empty()) params += fmt::format(" offset {}", p.offset.size() == 1 ? fmt::format("{}", p.offset[0]) : "per feature");
-  if (!p.scale.empty()) params += fmt::format(" scale {}", p.scale.size() == 1 ? fmt::format("{}", p.scale[0]) : "per feature");
-  report.notes.push_back(fmt::format("note: the model's preprocessing ({}:{}) cannot be part of "
-                                     "the .tflite; feed it preprocessed inputs x' = (x - offset) "
-                                     "* scale", kind, params));
+  if (!p.offset.empty()) params += "offset " + describe(p.offset);
+  if (!p.scale.empty()) params += (params.empty() ? "" : ", ") + ("scale " + describe(p.scale));
+  report.notes.push_back(fmt::format("note: preprocessing '{}' ({}) is not part of the .tflite; "
+                                     "feed it preprocessed inputs x' = (x - offset) * scale", kind, params));
   m.preprocess = Preprocess{};
 }
 
