@@ -99,7 +99,10 @@ void fold_preprocess(Model& m, ExportReport& report) {
     // features through one weight: only a per-tensor scale without offset folds exactly.
     const bool conv = (op.type == OpType::kConv2d || op.type == OpType::kDepthwiseConv2d) &&
                       no_offset && uniform;
-    if (dense || conv) {
+    // The weights change: only when this layer alone reads them.
+    const bool own_weights = (dense || conv) && consumers(m, op.inputs[1]).size() == 1 &&
+                             consumers(m, op.inputs[2]).size() == 1;
+    if (own_weights) {
       auto at = [](const std::vector<float>& v, int64_t i, float fallback) {
         return v.empty() ? fallback : v[v.size() == 1 ? 0 : static_cast<size_t>(i)];
       };
