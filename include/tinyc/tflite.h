@@ -29,6 +29,12 @@ Model import_tflite(const std::string& bytes, const std::string& source);
 // Reads and imports a .tflite file; the model is named after the file's stem.
 Model load_tflite(const std::string& path);
 
+struct ExportOptions {
+  // int8 models: float32 graph input and output, through QUANTIZE (float32 -> int8, with the
+  // int8 input's parameters) and DEQUANTIZE (int8 -> float32) ops. No effect on float models.
+  bool float_io = false;
+};
+
 // What export did to the model on the way (preprocessing folded or left out), one line each.
 struct ExportReport {
   std::vector<std::string> notes;
@@ -57,9 +63,10 @@ struct ExportReport {
 // first layer's requantization from the input scale, so changing it would change the
 // arithmetic). Otherwise it is left out and a note in `report` tells the caller to feed
 // preprocessed inputs.
-std::string export_tflite(const Model& model, ExportReport* report);
+std::string export_tflite(const Model& model, const ExportOptions& options, ExportReport* report);
 
 // export_tflite, written to `path` atomically (temporary file + rename).
-void save_tflite(const Model& model, const std::string& path, ExportReport* report);
+void save_tflite(const Model& model, const std::string& path, const ExportOptions& options,
+                 ExportReport* report);
 
 }  // namespace tinyc

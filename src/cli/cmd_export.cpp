@@ -15,10 +15,14 @@ void register_export(CLI::App& app) {
   struct Args {
     std::string input, output;
     bool json = false;
+    ExportOptions options;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("model", a->input, "Model (.tinyc or .tflite)")->required();
   cmd->add_option("-o,--out", a->output, "Output TensorFlow Lite file (.tflite)")->required();
+  cmd->add_flag("--float-io", a->options.float_io,
+                "int8 models: float32 input and output through QUANTIZE / DEQUANTIZE ops "
+                "(default: int8 input and output)");
   cmd->add_flag("--json", a->json, "Print one JSON object on stdout");
   cmd->footer(
       "Batch norm is folded and dropout removed. A .tflite holds no preprocessing: it is folded\n"
@@ -27,7 +31,7 @@ void register_export(CLI::App& app) {
   cmd->callback([a] {
     const Model m = load_model(a->input);
     ExportReport report;
-    const std::string bytes = export_tflite(m, &report);
+    const std::string bytes = export_tflite(m, a->options, &report);
     write_file_atomic(a->output, bytes);
     for (const std::string& note : report.notes) fmt::print(stderr, "{}\n", note);
     const char* quant = m.is_quantized() ? "int8" : "float32";

@@ -99,7 +99,10 @@ void fold_preprocess(Model& m, ExportReport& report) {
     // features through one weight: only a per-tensor scale without offset folds exactly.
     const bool conv = (op.type == OpType::kConv2d || op.type == OpType::kDepthwiseConv2d) &&
                       no_offset && uniform;
-    if (dense || conv) {
+    // The weights change: only when this layer alone reads them.
+    const bool own_weights = (dense || conv) && consumers(m, op.inputs[1]).size() == 1 &&
+                             consumers(m, op.inputs[2]).size() == 1;
+    if (own_weights) {
       auto at = [](const std::vector<float>& v, int64_t i, float fallback) {
         return v.empty() ? fallback : v[v.size() == 1 ? 0 : static_cast<size_t>(i)];
       };
@@ -129,12 +132,14 @@ void fold_preprocess(Model& m, ExportReport& report) {
       return;
     }
   }
+  auto describe = [](const std::vector<float>& v) {
+    return v.size() == 1 ? fmt::format("{}", v[0]) : fmt::format("per feature ({} values)", v.size());
+  };
   std::string params;
-  if (!p.offset.empty()) params += fmt::format(" offset {}", p.offset.size() == 1 ? fmt::format("{}", p.offset[0]) : "per feature");
-  if (!p.scale.empty()) params += fmt::format(" scale {}", p.scale.size() == 1 ? fmt::format("{}", p.scale[0]) : "per feature");
-  report.notes.push_back(fmt::format("note: the model's preprocessing ({}:{}) cannot be part of "
-                                     "the .tflite; feed it preprocessed inputs x' = (x - offset) "
-                                     "* scale", kind, params));
+  if (!p.offset.empty()) params += "offset " + describe(p.offset);
+  if (!p.scale.empty()) params += (params.empty() ? "" : ", ") + ("scale " + describe(p.scale));
+  report.notes.push_back(fmt::format("note: preprocessing '{}' ({}) is not part of the .tflite; "
+                                     "feed it preprocessed inputs x' = (x - offset) * scale", kind, params));
   m.preprocess = Preprocess{};
 }
 
@@ -168,7 +173,7 @@ tfl::TensorType tensor_type(DType d) {
 
 class Writer {
  public:
-  explicit Writer(const Model& m) : m_(m), int8_(m.is_quantized()) {
+  Writer(const Model& m, bool float_io) : m_(m), int8_(m.is_quantized()), float_io_(float_io && int8_) {
     buffers_.push_back(tfl::CreateBuffer(fbb_));  // buffer 0: the empty sentinel
   }
 
@@ -259,6 +264,8 @@ class Writer {
   int op_version(int32_t code) const {
     if (!int8_) return 1;
     switch (code) {
+      case op_code::kQuantize: return 1;  // float32 -> int8, per tensor
+      case op_code::kDequantize: return 2;  // int8 -> float32
       case op_code::kConv2d: case op_code::kDepthwiseConv2d: return 3;
       case op_code::kFullyConnected: return 4;
       case op_code::kReshape: return 1;
@@ -294,6 +301,7 @@ class Writer {
 
   const Model& m_;
   const bool int8_;
+  const bool float_io_;
   fbs::FlatBufferBuilder fbb_{1 << 16};
   std::map<int, int> mapped_;
   std::map<std::pair<int32_t, int>, uint32_t> opcodes_;
@@ -387,10 +395,28 @@ void Writer::write_op(const Op& op) {
 }
 
 std::string Writer::run() {
-  for (const Op& op : m_.ops) write_op(op);
   std::vector<int> inputs, outputs;
-  for (int t : m_.inputs) inputs.push_back(tensor(t));
-  for (int t : m_.outputs) outputs.push_back(tensor(t));
+  // Float I/O: QUANTIZE each float input into the int8 graph input, DEQUANTIZE each output.
+  const Quantization none;
+  for (int t : m_.inputs) {
+    const Tensor& x = m_.tensor(t);
+    if (!float_io_) continue;
+    inputs.push_back(add_tensor(x.name + "/float", x.shape, DType::kFloat32, none, 0));
+    add_op(op_code::kQuantize, {inputs.back()}, {tensor(t)});
+  }
+  for (const Op& op : m_.ops) write_op(op);
+  for (int t : m_.inputs) {
+    if (!float_io_) inputs.push_back(tensor(t));
+  }
+  for (int t : m_.outputs) {
+    const Tensor& y = m_.tensor(t);
+    if (!float_io_) {
+      outputs.push_back(tensor(t));
+      continue;
+    }
+    outputs.push_back(add_tensor(y.name + "/float", y.shape, DType::kFloat32, none, 0));
+    add_op(op_code::kDequantize, {tensor(t)}, {outputs.back()});
+  }
   const auto subgraph = tfl::CreateSubGraphDirect(fbb_, &tensors_, &inputs, &outputs, &ops_, "main");
   const std::vector<fbs::Offset<tfl::SubGraph>> subgraphs = {subgraph};
   const std::string description = fmt::format("tinyc {} export of model '{}'", kVersion, m_.name);
@@ -402,7 +428,7 @@ std::string Writer::run() {
 
 }  // namespace
 
-std::string export_tflite(const Model& model, ExportReport* report) {
+std::string export_tflite(const Model& model, const ExportOptions& options, ExportReport* report) {
   ExportReport local;
   ExportReport& r = report != nullptr ? *report : local;
   const Model m = lower(model, r);
@@ -414,12 +440,16 @@ std::string export_tflite(const Model& model, ExportReport* report) {
                   m.is_quantized() ? "n int8" : " float32");
     }
   }
-  Writer writer(m);
+  if (options.float_io && !m.is_quantized()) {
+    r.notes.push_back("note: --float-io has no effect on a float32 model (its I/O is float32)");
+  }
+  Writer writer(m, options.float_io);
   return writer.run();
 }
 
-void save_tflite(const Model& model, const std::string& path, ExportReport* report) {
-  write_file_atomic(path, export_tflite(model, report));
+void save_tflite(const Model& model, const std::string& path, const ExportOptions& options,
+                 ExportReport* report) {
+  write_file_atomic(path, export_tflite(model, options, report));
 }
 
 }  // namespace tinyc
