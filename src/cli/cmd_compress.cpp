@@ -50,7 +50,7 @@ void register_compress(CLI::App& app) {
                                  "Compress a trained model: magnitude pruning with "
                                  "fine-tuning, then int8 quantization");
   struct Args {
-    std::string model, data, out, label, quantize, method = "auto", scope = "layer";
+    std::string model, data, out, label, quantize, method = "auto", scope = "layer", report;
     int64_t calibration = 1000;
     double prune = -1.0;
     int finetune_epochs = 10;
@@ -103,6 +103,8 @@ void register_compress(CLI::App& app) {
                 "calibration samples (always in the --json report)");
   cmd->add_option("--label", a->label, "CSV label column");
   cmd->add_flag("--json", a->json, "Print one JSON object on stdout");
+  cmd->add_option("--report", a->report, "Also write the HTML report of the compressed model "
+                  "(as `tinyc report`), with before/after accuracy and size");
   cmd->callback([a] {
     if (a->quantize.empty() && a->prune < 0.0) {
       throw CLI::RequiredError("--prune S and/or --quantize int8 (the compression to apply)");
@@ -234,7 +236,29 @@ void register_compress(CLI::App& app) {
       }
       stages.push_back(stage);
     }
+    CompressionRecord& rec = current.compression;  // what `tinyc report` shows later
+    rec = CompressionRecord{};
+    rec.present = true;
+    if (a->prune >= 0.0) {
+      rec.steps = fmt::format("prune {:g}{}", a->prune, a->structured ? " structured" : "");
+    }
+    if (!a->quantize.empty()) rec.steps += (rec.steps.empty() ? "" : ", ") + ("quantize " + a->quantize);
+    rec.before_params = before.stats.params;
+    rec.before_nonzero = before.stats.nonzero_params;
+    rec.before_bytes = before.stats.weights_bytes;
+    rec.after_params = after.stats.params;
+    rec.after_nonzero = after.stats.nonzero_params;
+    rec.after_bytes = after.stats.weights_bytes;
+    rec.samples = test_n;
+    rec.before_loss = before.metrics.loss;
+    rec.before_metric = before.metrics.metric;
+    rec.after_loss = after.metrics.loss;
+    rec.after_metric = after.metrics.metric;
     save_model(current, a->out);
+    if (!a->report.empty()) {
+      write_cli_report(a->report, current, &data, "host",
+                       fmt::format("tinyc compress {} --data {} -o {}", a->model, a->data, a->out));
+    }
 
     if (a->json) {
       nlohmann::json j;

@@ -10,7 +10,7 @@ namespace tinyc::cli {
 void register_emit(CLI::App& app) {
   auto* cmd = app.add_subcommand("emit", "Write standalone C++ (NAME.h, NAME.cpp) for a target");
   struct Args {
-    std::string model, target, out_dir, name;
+    std::string model, target, out_dir, name, format = "plain", report;
     bool json = false;
   };
   auto a = std::make_shared<Args>();
@@ -20,6 +20,12 @@ void register_emit(CLI::App& app) {
   cmd->add_option("-o,--out", a->out_dir, "Output directory (created if missing)")->required();
   cmd->add_option("--name", a->name,
                   "C identifier prefixing the API and file names (default: the model's name)");
+  cmd->add_option("--format", a->format, "Project layout: plain (NAME.h, NAME.cpp), arduino "
+                  "(library + example sketch), platformio (library.json), cmake (target NAME), "
+                  "zephyr (module)")
+      ->check(CLI::IsMember(emit_formats()));
+  cmd->add_option("--report", a->report, "Also write the HTML report of the model, with the "
+                  "arena timeline of this target");
   cmd->add_flag("--json", a->json, "Print one JSON object on stdout");
   cmd->callback([a] {
     const Model m = load_model(a->model);
@@ -27,9 +33,12 @@ void register_emit(CLI::App& app) {
     o.target = a->target;
     o.out_dir = a->out_dir;
     o.name = a->name;
+    o.format = a->format;
     o.command_line = fmt::format("tinyc emit {} --target {} -o {}{}", a->model, a->target,
                                  a->out_dir, a->name.empty() ? "" : " --name " + a->name);
+    if (a->format != "plain") o.command_line += " --format " + a->format;
     const EmitReport r = emit_model(m, o);
+    if (!a->report.empty()) write_cli_report(a->report, m, nullptr, a->target, o.command_line);
     if (a->json) {
       nlohmann::json layers = nlohmann::json::array();
       for (const EmitLayerReport& l : r.layers) {
@@ -42,6 +51,7 @@ void register_emit(CLI::App& app) {
       j["files"] = r.files;
       j["name"] = r.name;
       j["target"] = r.target;
+      j["format"] = a->format;
       j["quantization"] = r.quantization;
       j["weights_bytes"] = r.weights_bytes;
       j["arena_bytes"] = r.arena_bytes;
