@@ -9,6 +9,8 @@ packages=(
   dataset-fashion-mnist python3-sklearn
   # firmware tests: cross-compile emitted code for Cortex-M and run it in QEMU (semihosting)
   gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
+  # report test (headless browser), packaging test (.deb via CPack, man page check), git hash
+  chromium dpkg-dev groff-base git
 )
 missing=()
 for p in "${packages[@]}"; do
