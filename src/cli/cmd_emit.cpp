@@ -63,6 +63,12 @@ void register_emit(CLI::App& app) {
       j["flash_bytes"] = r.flash_bytes;
       j["macs"] = r.macs;
       j["layers"] = layers;
+      nlohmann::json arena = nlohmann::json::array();
+      for (const EmitArenaBuffer& b : r.arena) {
+        arena.push_back({{"label", b.label}, {"offset", b.offset}, {"bytes", b.bytes},
+                         {"first_step", b.first_step}, {"last_step", b.last_step}});
+      }
+      j["arena"] = arena;
       j["notes"] = r.notes;
       print_json(j);
       return;

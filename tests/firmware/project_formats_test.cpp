@@ -87,6 +87,8 @@ TEST_CASE("emit --format: every project layout builds", "[firmware][formats]") {
     REQUIRE(r.exit_code == 0);
     const auto j = nlohmann::json::parse(r.out);
     CHECK(j["format"] == format);
+    REQUIRE(j["arena"].is_array());  // the memory plan: int8 sine needs arena buffers
+    for (const auto& b : j["arena"]) CHECK(b["offset"].get<int64_t>() + b["bytes"].get<int64_t>() <= j["arena_bytes"].get<int64_t>());
     for (const auto& f : j["files"]) CHECK(std::filesystem::exists(f.get<std::string>()));
     return out;
   };
