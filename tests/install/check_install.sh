@@ -39,6 +39,12 @@ complete_words() {
 [[ "$(complete_words tinyc emit m.tinyc --format a)" == "arduino" ]] || fail "completion of --format"
 grep -qw -- "--report" <<<"$(complete_words tinyc train --r)" || fail "completion of train options"
 
+# The git hash is "unknown" outside a git checkout (a source tarball), and never a parent's.
+src="$(cd "$(dirname "$0")/../.." && pwd)"
+mkdir -p "$tmp/tarball"
+cmake -DSOURCE_DIR="$tmp/tarball" -DOUT="$tmp/git.h" -P "$src/cmake/GitHash.cmake"
+grep -q 'TINYC_GIT_HASH "unknown"' "$tmp/git.h" || fail "outside git: $(cat "$tmp/git.h")"
+
 # 2. The .deb: metadata, contents, and the unpacked binary runs.
 (cd "$tmp" && cpack --config "$build/CPackConfig.cmake" -B "$tmp/pkg" >/dev/null)
 deb="$(ls "$tmp"/pkg/*.deb)"
