@@ -142,8 +142,11 @@ std::string evaluation_section(const Model& m, const Dataset* data) {
   std::vector<float> x, y;
   gather_rows(*data, rows, &x, &y);
   const auto n = static_cast<int64_t>(rows.size());
-  const std::vector<float> out = run_model(m, x.data(), n);
   const int64_t width = m.output().sample_size();
+  // Labels outside [0, classes) are bad input (exit 2), named by their row.
+  check_targets(m.task, width, y.data(), n,
+                [&](int64_t i) { return data->where(rows[static_cast<size_t>(i)]); });
+  const std::vector<float> out = run_model(m, x.data(), n);
   const Metrics metrics = score_outputs(m.task, out, y.data(), n, width);
   h += fmt::format("<p>{} rows of {}: {}, loss {} ({}).</p>\n", n, escape(data->source),
                    escape(which), fmt_num(metrics.loss),

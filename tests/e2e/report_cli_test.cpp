@@ -110,7 +110,19 @@ TEST_CASE("report: a regression model shows curves, scatter, layers and arena", 
   const auto bad = run_tinyc("report " + csv + " -o " + dir.file("bad.html"));
   CHECK(bad.exit_code == 2);
   CHECK(!std::filesystem::exists(dir.file("bad.html")));
-  CHECK(run_tinyc("report " + model + " --target nosuch -o " + dir.file("bad.html")).exit_code != 0);
+  CHECK(run_tinyc("report " + model + " --target nosuch -o " + dir.file("bad.html")).exit_code == 4);
+  CHECK(!std::filesystem::exists(dir.file("bad.html")));
+  // A classifier given data whose labels are not its classes: exit 2 naming the line.
+  const std::string cls = dir.file("cls.tinyc"), labels = dir.file("labels.csv");
+  tinyc_test::write_text(labels, "a,b,label\n0,1,0\n1,0,1\n1,1,0\n0,0,1\n");
+  tinyc_test::write_text(dir.file("cls.json"), R"({"name": "cls", "input": [2], "task": "classification",
+    "split": {"val": 0.0, "test": 0.0}, "layers": [{"type": "dense", "units": 2}],
+    "train": {"loss": "cross_entropy", "optimizer": "sgd", "lr": 0.1, "batch": 2, "epochs": 1}})");
+  REQUIRE(run_tinyc("train " + dir.file("cls.json") + " --data " + labels + " -o " + cls + " -q").exit_code == 0);
+  tinyc_test::write_text(labels, "a,b,label\n0,1,0\n1,0,7\n");
+  const auto wrong = run_tinyc("report " + cls + " --data " + labels + " -o " + dir.file("bad.html"));
+  CHECK(wrong.exit_code == 2);
+  CHECK(wrong.err.find("line 3") != std::string::npos);
   CHECK(!std::filesystem::exists(dir.file("bad.html")));
 }
 
