@@ -264,7 +264,8 @@ std::string arena_timeline(const std::vector<Block>& blocks, int steps, int64_t 
   }
   for (int k = 0; k < steps; ++k) {
     const double x = x0 + step_w * (k + 0.5);
-    const std::string label = static_cast<size_t>(k) < step_names.size() ? step_names[static_cast<size_t>(k)] : "";
+    const auto at = static_cast<size_t>(k);
+    const std::string label = at < step_names.size() ? step_names[at] : "";
     s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}<title>step {}: {}</title>"
                      "</text>\n", px(x), px(y1 + 16), k, k, escape(label));
   }
@@ -278,15 +279,15 @@ std::string arena_timeline(const std::vector<Block>& blocks, int steps, int64_t 
                      px(w - 2), px(h), kPalette[i % 8], escape(b.label), b.offset, b.offset + b.bytes,
                      b.first, b.last);
     if (h >= 12 && w >= 40) {
-      const std::string text = b.label.size() > static_cast<size_t>(w / 7) ? b.label.substr(0, static_cast<size_t>(w / 7)) : b.label;
+      const std::string text = b.label.substr(0, static_cast<size_t>(w / 7));  // what fits
       s += fmt::format("<text x=\"{}\" y=\"{}\" class=\"small inv\">{}</text>\n", px(x + 4),
                        px(ytop + std::min(h, 24.0) / 2 + 4), escape(text));
     }
   }
   s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" class=\"frame\"/>\n", px(x0),
                    px(y0), px(x1 - x0), px(y1 - y0));
-  s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">step (0: preprocessing, k: layer k - 1)</text>\n",
-                   px((x0 + x1) / 2), px(y1 + 36));
+  s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">step (0: preprocessing, "
+                   "k: layer k - 1)</text>\n", px((x0 + x1) / 2), px(y1 + 36));
   s += fmt::format("<text x=\"14\" y=\"{}\" text-anchor=\"middle\" transform=\"rotate(-90 14 {})\">"
                    "arena offset (bytes)</text>\n", px((y0 + y1) / 2), px((y0 + y1) / 2));
   return s + "</svg>\n";
