@@ -13,6 +13,8 @@ packages=(
   gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
   # ... and for rv32imc (riscv32 target) in qemu-system-riscv32 -M virt, with picolibc
   gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc
+  # report test (headless browser), packaging test (.deb via CPack, man page check), git hash
+  chromium dpkg-dev groff-base git
 )
 missing=()
 for p in "${packages[@]}"; do

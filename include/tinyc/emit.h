@@ -22,6 +22,19 @@ struct EmitOptions {
   // table's, 0 means no limit.
   int64_t flash_limit = -1;
   int64_t ram_limit = -1;
+  // Project layout around the two files (README "emit --format"): plain (just NAME.h and
+  // NAME.cpp), arduino, platformio, cmake or zephyr.
+  std::string format = "plain";
+};
+
+// One buffer of the static arena as the memory planner placed it: the arena timeline of
+// `tinyc report`. Steps: 0 is the preprocessing, op i is step i + 1.
+struct EmitArenaBuffer {
+  std::string label;      // tensor names sharing it, "scratch of OP" or "preprocessed input"
+  int64_t offset = 0;     // bytes from the arena's start
+  int64_t bytes = 0;
+  int first_step = 0;     // step that writes it
+  int last_step = 0;      // last step that reads it
 };
 
 struct EmitLayerReport {
@@ -61,6 +74,7 @@ struct EmitReport {
   int64_t macs = 0;
   std::string quantization;         // "float32" | "int8"
   std::vector<EmitLayerReport> layers;
+  std::vector<EmitArenaBuffer> arena;  // every arena buffer, in planning order
   std::vector<std::string> notes;   // e.g. float model on a target without FPU
 };
 
@@ -74,7 +88,11 @@ struct EmittedCode {
 // Error(kUsage) for a name that is not a C identifier.
 EmittedCode emit_code(const Model& model, const EmitOptions& options, EmitReport* report);
 
-// emit_code, then writes out_dir/NAME.h and out_dir/NAME.cpp (atomically).
+// emit_code, then writes out_dir/NAME.h and out_dir/NAME.cpp (atomically), inside the project
+// layout of options.format (Error(kUsage) for an unknown format).
 EmitReport emit_model(const Model& model, const EmitOptions& options);
+
+// The names accepted by EmitOptions::format.
+const std::vector<std::string>& emit_formats();
 
 }  // namespace tinyc

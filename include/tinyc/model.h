@@ -121,6 +121,18 @@ struct SplitDefinition {
   bool operator==(const SplitDefinition& o) const;
 };
 
+// What `compress` did to a model, kept for reports: sizes and test metrics before and after.
+struct CompressionRecord {
+  bool present = false;
+  std::string steps;              // e.g. "prune 0.5, quantize int8"
+  int64_t before_params = 0, before_nonzero = 0, before_bytes = 0;
+  int64_t after_params = 0, after_nonzero = 0, after_bytes = 0;
+  int64_t samples = 0;            // rows the metrics were measured on
+  double before_loss = 0, before_metric = 0;  // metric: accuracy or mse
+  double after_loss = 0, after_metric = 0;
+  bool operator==(const CompressionRecord& o) const;
+};
+
 struct Model {
   std::string name;
   Task task = Task::kRegression;
@@ -135,6 +147,7 @@ struct Model {
   std::string spec_json;         // the spec it was built from (compact), may be empty
   uint64_t seed = 0;
   std::string producer;          // "tinyc 0.1.0"
+  CompressionRecord compression;  // present after `tinyc compress`
 
   int add_tensor(Tensor t);
   Tensor& tensor(int index) { return tensors.at(static_cast<size_t>(index)); }

@@ -53,7 +53,7 @@ void register_compress(CLI::App& app) {
                                  "student, magnitude pruning with fine-tuning, then int8 "
                                  "quantization (post-training or quantization-aware)");
   struct Args {
-    std::string model, data, out, label, quantize, method = "auto", scope = "layer";
+    std::string model, data, out, label, quantize, method = "auto", scope = "layer", report;
     std::string student, teacher;
     float temperature = kDefaultTemperature, alpha = kDefaultAlpha;
     int distill_epochs = 0, qat_epochs = 0;
@@ -137,6 +137,8 @@ void register_compress(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--label", a->label, "CSV label column");
   cmd->add_flag("--json", a->json, "Print one JSON object on stdout");
+  cmd->add_option("--report", a->report, "Also write the HTML report of the compressed model "
+                  "(as `tinyc report`), with before/after accuracy and size");
   cmd->callback([a] {
     if (a->quantize.empty() && a->prune < 0.0 && a->student.empty()) {
       throw CLI::RequiredError(
@@ -342,7 +344,29 @@ void register_compress(CLI::App& app) {
       }
       stages.push_back(stage);
     }
+    CompressionRecord& rec = current.compression;  // what `tinyc report` shows later
+    rec = CompressionRecord{};
+    rec.present = true;
+    if (a->prune >= 0.0) {
+      rec.steps = fmt::format("prune {:g}{}", a->prune, a->structured ? " structured" : "");
+    }
+    if (!a->quantize.empty()) rec.steps += (rec.steps.empty() ? "" : ", ") + ("quantize " + a->quantize);
+    rec.before_params = before.stats.params;
+    rec.before_nonzero = before.stats.nonzero_params;
+    rec.before_bytes = before.stats.weights_bytes;
+    rec.after_params = after.stats.params;
+    rec.after_nonzero = after.stats.nonzero_params;
+    rec.after_bytes = after.stats.weights_bytes;
+    rec.samples = test_n;
+    rec.before_loss = before.metrics.loss;
+    rec.before_metric = before.metrics.metric;
+    rec.after_loss = after.metrics.loss;
+    rec.after_metric = after.metrics.metric;
     save_model(current, a->out);
+    if (!a->report.empty()) {
+      write_cli_report(a->report, current, &data, "host",
+                       fmt::format("tinyc compress {} --data {} -o {}", a->model, a->data, a->out));
+    }
 
     if (a->json) {
       nlohmann::json j;

@@ -10,7 +10,7 @@ namespace tinyc::cli {
 void register_emit(CLI::App& app) {
   auto* cmd = app.add_subcommand("emit", "Write standalone C++ (NAME.h, NAME.cpp) for a target");
   struct Args {
-    std::string model, target, out_dir, name;
+    std::string model, target, out_dir, name, format = "plain", report;
     bool json = false;
     int64_t flash = -1, ram = -1;
   };
@@ -28,6 +28,12 @@ void register_emit(CLI::App& app) {
                   "RAM bytes of your part (arena + input + output), checked instead of the "
                   "target's (0: no limit)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--format", a->format, "Project layout: plain (NAME.h, NAME.cpp), arduino "
+                  "(library + example sketch), platformio (library.json), cmake (target NAME), "
+                  "zephyr (module)")
+      ->check(CLI::IsMember(emit_formats()));
+  cmd->add_option("--report", a->report, "Also write the HTML report of the model, with the "
+                  "arena timeline of this target");
   cmd->add_flag("--json", a->json, "Print one JSON object on stdout");
   cmd->callback([a] {
     const Model m = load_model(a->model);
@@ -37,11 +43,14 @@ void register_emit(CLI::App& app) {
     o.name = a->name;
     o.flash_limit = a->flash;
     o.ram_limit = a->ram;
+    o.format = a->format;
     o.command_line = fmt::format("tinyc emit {} --target {} -o {}{}{}{}", a->model, a->target,
                                  a->out_dir, a->name.empty() ? "" : " --name " + a->name,
                                  a->flash >= 0 ? fmt::format(" --flash {}", a->flash) : "",
                                  a->ram >= 0 ? fmt::format(" --ram {}", a->ram) : "");
+    if (a->format != "plain") o.command_line += " --format " + a->format;
     const EmitReport r = emit_model(m, o);
+    if (!a->report.empty()) write_cli_report(a->report, m, nullptr, a->target, o.command_line);
     if (a->json) {
       nlohmann::json layers = nlohmann::json::array();
       for (const EmitLayerReport& l : r.layers) {
@@ -61,6 +70,7 @@ void register_emit(CLI::App& app) {
       j["files"] = r.files;
       j["name"] = r.name;
       j["target"] = r.target;
+      j["format"] = a->format;
       j["quantization"] = r.quantization;
       j["weights_bytes"] = r.weights_bytes;
       j["arena_bytes"] = r.arena_bytes;
@@ -74,6 +84,12 @@ void register_emit(CLI::App& app) {
       j["ram_limit"] = r.ram_limit;
       j["macs"] = r.macs;
       j["layers"] = layers;
+      nlohmann::json arena = nlohmann::json::array();
+      for (const EmitArenaBuffer& b : r.arena) {
+        arena.push_back({{"label", b.label}, {"offset", b.offset}, {"bytes", b.bytes},
+                         {"first_step", b.first_step}, {"last_step", b.last_step}});
+      }
+      j["arena"] = arena;
       j["notes"] = r.notes;
       print_json(j);
       return;

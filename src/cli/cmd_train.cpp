@@ -1,4 +1,6 @@
 // tinyc train SPEC --data D -o M: build a model from a spec, train it, save it.
+#include <fmt/format.h>
+
 #include "cli/commands.h"
 #include "tinyc/error.h"
 #include "tinyc/model_file.h"
@@ -10,7 +12,7 @@ namespace tinyc::cli {
 void register_train(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a model from a JSON spec");
   struct Args {
-    std::string spec, data, test, out, label;
+    std::string spec, data, test, out, label, report;
     TrainOptions opt;
     bool json = false;
     bool quiet = false;
@@ -35,6 +37,8 @@ void register_train(CLI::App& app) {
       ->check(CLI::Range(0.0, 0.9));
   cmd->add_flag("--json", a->json, "Print one JSON object with the results on stdout");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress output");
+  cmd->add_option("--report", a->report, "Also write the HTML report of the trained model "
+                  "(as `tinyc report`)");
   cmd->callback([a] {
     const ModelSpec spec = load_spec(a->spec);
     CsvOptions csv;
@@ -58,6 +62,10 @@ void register_train(CLI::App& app) {
       r.test = evaluate(m, x.data(), y.data(), static_cast<int64_t>(rows.size()));
     }
     save_model(m, a->out);
+    if (!a->report.empty()) {
+      write_cli_report(a->report, m, a->test.empty() ? &data : &test_data, "host",
+                       fmt::format("tinyc train {} --data {}", a->spec, a->data));
+    }
     if (a->json) {
       nlohmann::json j;
       j["task"] = task_name(m.task);

@@ -18,6 +18,7 @@ void register_commands(CLI::App& app) {
   register_emit(app);
   register_import(app);
   register_export(app);
+  register_report(app);
 }
 
 void print_json(const nlohmann::json& j) {

@@ -7,11 +7,13 @@
 #include "cli/commands.h"
 #include "tinyc/error.h"
 #include "tinyc/version.h"
+#include "tinyc_git.h"  // TINYC_GIT_HASH, written at build time by cmake/GitHash.cmake
 
 int main(int argc, char** argv) {
   CLI::App app{"tinyc: train, compress and compile tiny neural networks into MCU firmware"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("tinyc ") + tinyc::kVersion);
+  app.set_version_flag("--version",
+                       std::string("tinyc ") + tinyc::kVersion + " (git " TINYC_GIT_HASH ")");
   tinyc::cli::register_commands(app);
   try {
     app.parse(argc, argv);

@@ -120,6 +120,15 @@ bool SplitDefinition::operator==(const SplitDefinition& o) const {
          data_rows == o.data_rows;
 }
 
+bool CompressionRecord::operator==(const CompressionRecord& o) const {
+  return present == o.present && steps == o.steps && before_params == o.before_params &&
+         before_nonzero == o.before_nonzero && before_bytes == o.before_bytes &&
+         after_params == o.after_params && after_nonzero == o.after_nonzero &&
+         after_bytes == o.after_bytes && samples == o.samples && before_loss == o.before_loss &&
+         before_metric == o.before_metric && after_loss == o.after_loss &&
+         after_metric == o.after_metric;
+}
+
 int Model::add_tensor(Tensor t) {
   tensors.push_back(std::move(t));
   return static_cast<int>(tensors.size()) - 1;
@@ -140,7 +149,8 @@ bool Model::operator==(const Model& o) const {
          inputs == o.inputs && outputs == o.outputs && preprocess.kind == o.preprocess.kind &&
          preprocess.offset == o.preprocess.offset && preprocess.scale == o.preprocess.scale &&
          labels == o.labels && history == o.history && split == o.split &&
-         spec_json == o.spec_json && seed == o.seed && producer == o.producer;
+         spec_json == o.spec_json && seed == o.seed && producer == o.producer &&
+         compression == o.compression;
 }
 
 void validate_model(const Model& model) {

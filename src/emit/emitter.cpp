@@ -10,6 +10,7 @@
 #include "emit/emit_internal.h"
 #include "emit/kernels_sparse.h"
 #include "emit/memory_planner.h"
+#include "emit/project_formats.h"
 #include "tinyc/emit.h"
 #include "tinyc/error.h"
 #include "tinyc/executor.h"
@@ -332,6 +333,18 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
   r.input_bytes = plan.input_size * elem;
   r.output_bytes = plan.output_size * elem;
   r.ram_bytes = r.arena_bytes + r.input_bytes + r.output_bytes;
+  for (size_t b = 0; b < plan.buffers.size(); ++b) {
+    const PlanBuffer& pb = plan.buffers[b];
+    std::string label;
+    for (int t : plan.buffer_tensors[b]) {
+      label += (label.empty() ? "" : ", ") +
+               (plan.preprocess && t == m.inputs[0] ? std::string("preprocessed input") : m.tensor(t).name);
+    }
+    for (size_t i = 0; i < plan.scratch.size() && label.empty(); ++i) {
+      if (plan.scratch[i] == static_cast<int>(b)) label = "scratch of " + m.ops[i].name;
+    }
+    r.arena.push_back(EmitArenaBuffer{label, pb.offset, pb.bytes, pb.first, pb.last});
+  }
 
   EmitContext ctx(m, target);
   ctx.name = name;
@@ -603,13 +616,10 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
 
 EmitReport emit_model(const Model& model, const EmitOptions& options) {
   if (options.out_dir.empty()) throw Error(ExitCode::kUsage, "emit: no output directory given (-o DIR)");
+  check_emit_format(options.format);
   EmitReport r;
   const EmittedCode code = emit_code(model, options, &r);
-  make_dirs(options.out_dir);
-  const std::string base = options.out_dir + "/" + r.name;
-  write_file_atomic(base + ".h", code.header);
-  write_file_atomic(base + ".cpp", code.source);
-  r.files = {base + ".h", base + ".cpp"};
+  r.files = write_project(code, model, r, options);
   return r;
 }
 

@@ -311,6 +311,22 @@ Model decode(const fb::Model& fm, const std::string& source) {
   }
   m.spec_json = read_string(fm.spec_json());
   m.seed = fm.seed();
+  if (const fb::Compression* c = fm.compression()) {
+    CompressionRecord& r = m.compression;
+    r.present = true;
+    r.steps = read_string(c->steps());
+    r.before_params = c->before_params();
+    r.before_nonzero = c->before_nonzero();
+    r.before_bytes = c->before_bytes();
+    r.after_params = c->after_params();
+    r.after_nonzero = c->after_nonzero();
+    r.after_bytes = c->after_bytes();
+    r.samples = c->samples();
+    r.before_loss = c->before_loss();
+    r.before_metric = c->before_metric();
+    r.after_loss = c->after_loss();
+    r.after_metric = c->after_metric();
+  }
   return m;
 }
 
@@ -362,11 +378,18 @@ std::string serialize_model(const Model& model) {
   const auto spec_json = string_or_null(fbb, model.spec_json);
   const auto producer = string_or_null(fbb, model.producer);
   const auto name = string_or_null(fbb, model.name);
+  fbs::Offset<fb::Compression> compression = 0;
+  if (const CompressionRecord& c = model.compression; c.present) {
+    compression = fb::CreateCompression(
+        fbb, string_or_null(fbb, c.steps), c.before_params, c.before_nonzero, c.before_bytes,
+        c.after_params, c.after_nonzero, c.after_bytes, c.samples, c.before_loss,
+        c.before_metric, c.after_loss, c.after_metric);
+  }
 
   const auto root = fb::CreateModel(fbb, kModelSchemaVersion, producer, name,
                                     static_cast<fb::Task>(model.task), tensor_vec, op_vec, inputs,
                                     outputs, preprocess, labels, history_vec, split, spec_json,
-                                    model.seed);
+                                    model.seed, compression);
   fb::FinishModelBuffer(fbb, root);
 
   std::string bytes(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
