@@ -24,6 +24,9 @@ struct TrainOptions {
   double val_split = -1.0;
   double test_split = -1.0;
   ProgressMode progress = ProgressMode::kAuto;
+  int checkpoint_every = 0;     // epochs between checkpoints (TrainConfig); 0 = none
+  std::string checkpoint_path;  // where they go
+  std::string resume_path;      // continue from this checkpoint
 };
 
 struct TrainResult {
