@@ -9,6 +9,8 @@ packages=(
   dataset-fashion-mnist python3-sklearn
   # firmware tests: cross-compile emitted code for Cortex-M and run it in QEMU (semihosting)
   gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
+  # fuzzing (scripts/fuzz.sh): clang with libFuzzer and its sanitizer runtimes
+  clang-14 libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

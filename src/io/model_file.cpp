@@ -137,7 +137,17 @@ fbs::Offset<fb::Op> write_op(fbs::FlatBufferBuilder& fbb, const Op& op) {
 
 template <typename T, typename U>
 std::vector<T> read_vector(const fbs::Vector<U>* v) {
-  return v == nullptr ? std::vector<T>{} : std::vector<T>(v->begin(), v->end());
+  if (v == nullptr) return {};
+  // The verifier checks the alignment of a vector's length, not of 8-byte elements: a crafted
+  // file can misalign them, so elements are copied bytewise, never loaded in place.
+  std::vector<T> out(v->size());
+  const uint8_t* p = v->Data();
+  for (size_t i = 0; i < out.size(); ++i) {
+    U u;
+    std::memcpy(&u, p + i * sizeof(U), sizeof(U));
+    out[i] = static_cast<T>(u);
+  }
+  return out;
 }
 
 std::string read_string(const fbs::String* s) { return s == nullptr ? std::string() : s->str(); }
@@ -376,6 +386,25 @@ std::string serialize_model(const Model& model) {
   return bytes;
 }
 
+namespace {
+
+// Quantizing inputs and dequantizing outputs read the graph I/O tensors' parameters before the
+// int8 executor checks the rest (check_int8_model): they must exist in a quantized model.
+void check_quantized_io(const Model& model) {
+  for (const auto* list : {&model.inputs, &model.outputs}) {
+    for (int i : *list) {
+      const Tensor& t = model.tensor(i);
+      if (t.quant.scale.size() != 1 || t.quant.zero_point.size() != 1 || !(t.quant.scale[0] > 0.0f)) {
+        bad_input("model '{}': graph {} tensor '{}' of a quantized model has no per-tensor "
+                  "quantization (one positive scale and a zero point)", model.name,
+                  list == &model.inputs ? "input" : "output", t.name);
+      }
+    }
+  }
+}
+
+}  // namespace
+
 Model deserialize_model(const std::string& bytes, const std::string& source) {
   if (bytes.size() < kMinFileBytes) {
     bad_input("{}: not a tinyc model file (only {} bytes)", source, bytes.size());
@@ -422,6 +451,7 @@ Model deserialize_model(const std::string& bytes, const std::string& source) {
   Model model = decode(fm, source);
   try {
     validate_model(model);
+    if (model.is_quantized()) check_quantized_io(model);
   } catch (const Error& e) {
     throw Error(e.code(), source + ": " + e.what());
   }

@@ -122,7 +122,10 @@ struct Importer {
     if (const tfl::QuantizationParameters* q = ft.quantization()) {
       if (q->scale() != nullptr) x.quant.scale.assign(q->scale()->begin(), q->scale()->end());
       if (q->zero_point() != nullptr) {
-        x.quant.zero_point.assign(q->zero_point()->begin(), q->zero_point()->end());
+        // Copied bytewise: the verifier does not check that 8-byte elements are aligned.
+        x.quant.zero_point.resize(q->zero_point()->size());
+        std::memcpy(x.quant.zero_point.data(), q->zero_point()->Data(),
+                    x.quant.zero_point.size() * sizeof(int64_t));
       }
       if (x.quant.scale.size() != x.quant.zero_point.size()) {
         bad_input("{}: tensor {} ('{}') has {} scales but {} zero points", source, t, x.name,
