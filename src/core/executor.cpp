@@ -104,9 +104,16 @@ void run_int8(const Model& model, const int8_t* input, int64_t rows, const Int8C
   }
 }
 
-float activation_scale(const Tensor& t) { return t.quant.scale.at(0); }
+// Graph inputs and outputs of a model file need not have passed check_int8_model yet.
+float activation_scale(const Tensor& t) {
+  if (t.quant.scale.empty() || !(t.quant.scale[0] > 0.0f)) {
+    bad_input("tensor '{}' of a quantized model has no positive quantization scale", t.name);
+  }
+  return t.quant.scale[0];
+}
 int32_t activation_zero_point(const Tensor& t) {
-  return static_cast<int32_t>(t.quant.zero_point.at(0));
+  if (t.quant.zero_point.empty()) bad_input("tensor '{}' of a quantized model has no zero point", t.name);
+  return static_cast<int32_t>(t.quant.zero_point[0]);
 }
 
 }  // namespace

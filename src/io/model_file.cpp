@@ -9,6 +9,7 @@
 
 #include "tinyc/error.h"
 #include "tinyc/fileio.h"
+#include "tinyc/int8_bounds.h"
 #include "tinyc/tflite.h"
 #include "tinyc_generated.h"
 
@@ -386,25 +387,6 @@ std::string serialize_model(const Model& model) {
   return bytes;
 }
 
-namespace {
-
-// Quantizing inputs and dequantizing outputs read the graph I/O tensors' parameters before the
-// int8 executor checks the rest (check_int8_model): they must exist in a quantized model.
-void check_quantized_io(const Model& model) {
-  for (const auto* list : {&model.inputs, &model.outputs}) {
-    for (int i : *list) {
-      const Tensor& t = model.tensor(i);
-      if (t.quant.scale.size() != 1 || t.quant.zero_point.size() != 1 || !(t.quant.scale[0] > 0.0f)) {
-        bad_input("model '{}': graph {} tensor '{}' of a quantized model has no per-tensor "
-                  "quantization (one positive scale and a zero point)", model.name,
-                  list == &model.inputs ? "input" : "output", t.name);
-      }
-    }
-  }
-}
-
-}  // namespace
-
 Model deserialize_model(const std::string& bytes, const std::string& source) {
   if (bytes.size() < kMinFileBytes) {
     bad_input("{}: not a tinyc model file (only {} bytes)", source, bytes.size());
@@ -451,7 +433,7 @@ Model deserialize_model(const std::string& bytes, const std::string& source) {
   Model model = decode(fm, source);
   try {
     validate_model(model);
-    if (model.is_quantized()) check_quantized_io(model);
+    if (model.is_quantized()) check_int8_accumulators(model);
   } catch (const Error& e) {
     throw Error(e.code(), source + ": " + e.what());
   }

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "io/tflite_ops.h"
+#include "tinyc/int8_bounds.h"
 #include "tflite_subset_generated.h"
 #include "tinyc/error.h"
 #include "tinyc/executor.h"
@@ -124,8 +125,10 @@ struct Importer {
       if (q->zero_point() != nullptr) {
         // Copied bytewise: the verifier does not check that 8-byte elements are aligned.
         x.quant.zero_point.resize(q->zero_point()->size());
-        std::memcpy(x.quant.zero_point.data(), q->zero_point()->Data(),
-                    x.quant.zero_point.size() * sizeof(int64_t));
+        if (!x.quant.zero_point.empty()) {
+          std::memcpy(x.quant.zero_point.data(), q->zero_point()->Data(),
+                      x.quant.zero_point.size() * sizeof(int64_t));
+        }
       }
       if (x.quant.scale.size() != x.quant.zero_point.size()) {
         bad_input("{}: tensor {} ('{}') has {} scales but {} zero points", source, t, x.name,
@@ -475,7 +478,10 @@ Model Importer::run() {
                            fm.version());
   try {
     validate_model(m);
-    if (any_int8) check_int8_model(m);
+    if (any_int8) {
+      check_int8_model(m);
+      check_int8_accumulators(m);
+    }
   } catch (const Error& e) {
     throw Error(e.code(), source + ": " + e.what());
   }
