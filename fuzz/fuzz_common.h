@@ -15,6 +15,9 @@ namespace tinyc_fuzz {
 // check must refuse it first.
 constexpr uint64_t kFuzzMemoryLimit = uint64_t{256} << 20;
 
+// Models with larger inputs are loaded and checked but not run (time, not safety).
+constexpr int64_t kMaxRunElements = int64_t{1} << 16;
+
 inline void init_limits() { tinyc::set_memory_limit(kFuzzMemoryLimit); }
 
 inline std::string bytes_of(const uint8_t* data, size_t size) {

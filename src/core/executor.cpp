@@ -112,7 +112,9 @@ float activation_scale(const Tensor& t) {
   return t.quant.scale[0];
 }
 int32_t activation_zero_point(const Tensor& t) {
-  if (t.quant.zero_point.empty()) bad_input("tensor '{}' of a quantized model has no zero point", t.name);
+  if (t.quant.zero_point.empty() || t.quant.zero_point[0] < -128 || t.quant.zero_point[0] > 127) {
+    bad_input("tensor '{}' of a quantized model has no zero point in [-128, 127]", t.name);
+  }
   return static_cast<int32_t>(t.quant.zero_point[0]);
 }
 
