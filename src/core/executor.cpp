@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "tinyc/error.h"
+#include "tinyc/limits.h"
 #include "tinyc/layer.h"
 #include "tinyc/quant_math.h"
 
@@ -24,6 +25,23 @@ void run_float(const Model& model, const float* raw_input, int64_t rows,
                const FloatChunkFn& on_chunk, const AfterOpHook& after_op = nullptr) {
   const Tensor& in = model.input();
   const int64_t in_width = in.sample_size();
+  // A model file can pair ops with weights of another dtype, or declare huge activations:
+  // refuse both before running (fuzzer findings).
+  double bytes = 0.0;
+  for (const Op& op : model.ops) {
+    for (int t : op.inputs) {
+      if (t < 0) continue;
+      const Tensor& x = model.tensor(t);
+      if (x.is_constant() && x.dtype != DType::kFloat32) {
+        bad_input("layer '{}': weight tensor '{}' is {}; a float model needs float32 weights",
+                  op.name, x.name, dtype_name(x.dtype));
+      }
+    }
+  }
+  for (const Tensor& t : model.tensors) {
+    if (!t.is_constant()) bytes += static_cast<double>(kChunkRows * t.sample_size()) * sizeof(float);
+  }
+  check_memory(bytes, fmt::format("running model '{}' (activations)", model.name));
   // One buffer per activation tensor, sized for a chunk.
   std::vector<FloatBuffer> act(model.tensors.size());
   for (size_t t = 0; t < model.tensors.size(); ++t) {

@@ -94,6 +94,10 @@ struct Importer {
 
   // The tinyc tensor for TFLite tensor `t` (imported on first use).
   int tensor(int t) {
+    if (t < 0 || static_cast<size_t>(t) >= mapped.size()) {
+      bad_input("{}: tensor index {} out of range (the subgraph has {} tensors)", source, t,
+                mapped.size());
+    }
     if (mapped[static_cast<size_t>(t)] >= 0) return mapped[static_cast<size_t>(t)];
     const tfl::Tensor& ft = *sg.tensors()->Get(static_cast<fbs::uoffset_t>(t));
     Tensor x;

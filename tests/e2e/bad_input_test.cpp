@@ -53,7 +53,12 @@ std::map<std::string, Case> read_cases() {
 std::string command_for(const std::string& kind, const std::string& input, const std::string& out) {
   if (kind == "csv" || kind == "idx") return "train " + kSpec + " --data " + input + " -o " + out;
   if (kind == "spec") return "train " + input + " --data " + kData + " -o " + out;
-  if (kind == "model") return "predict " + input + " --data " + kData;  // `out` stays unused
+  if (kind == "model") {
+    // ok/<name>.csv, when it exists, is data that fits that model's input.
+    const std::string stem = std::filesystem::path(input).stem().string();
+    const std::string fitting = kCorpus + "ok/" + stem + ".csv";
+    return "predict " + input + " --data " + (std::filesystem::exists(fitting) ? fitting : kData);
+  }
   if (kind == "tflite") return "import " + input + " -o " + out;
   if (kind == "checkpoint") {
     return "train " + kSpec + " --data " + kData + " -o " + out + " --threads 1 --resume " + input;

@@ -33,7 +33,7 @@ const char* kSpec = R"({"name": "ckpt", "input": [1], "task": "regression",
   "layers": [{"type": "dense", "units": 64}, {"type": "batch_norm", "activation": "relu"},
              {"type": "dropout", "rate": 0.1}, {"type": "dense", "units": 64, "activation": "tanh"},
              {"type": "dense", "units": 1}],
-  "train": {"loss": "mse", "optimizer": "adam", "lr": 0.01, "batch": 32, "epochs": 120,
+  "train": {"loss": "mse", "optimizer": "adam", "lr": 0.01, "batch": 32, "epochs": 40,
             "schedule": {"type": "cosine", "min_lr": 0.0001},
             "early_stopping": {"patience": 1000}}})";
 
@@ -67,7 +67,7 @@ std::vector<std::string> split_args(const std::string& s) {
 
 }  // namespace
 
-TEST_CASE("SIGINT keeps the previous model; --resume continues bit-identically",
+TEST_CASE("SIGINT keeps the previous model, and --resume continues bit-identically",
           "[e2e][checkpoint]") {
   TempDir dir;
   const std::string data = dir.file("sine.csv"), spec = dir.file("ckpt.json");
