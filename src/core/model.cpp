@@ -174,6 +174,13 @@ void validate_model(const Model& model) {
     if (t < 0 || t >= n_tensors) bad_input("model input index {} out of range", t);
     available[static_cast<size_t>(t)] = true;
   }
+  // Executors read outputs from activation buffers: a weight cannot be a graph output.
+  for (int t : model.outputs) {
+    if (t < 0 || t >= n_tensors) bad_input("model output index {} out of range", t);
+    if (model.tensor(t).is_constant()) {
+      bad_input("graph output '{}' is a constant tensor", model.tensor(t).name);
+    }
+  }
   std::vector<bool> produced(static_cast<size_t>(n_tensors), false);
   for (const Op& op : model.ops) {
     for (int t : op.inputs) {
