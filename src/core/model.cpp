@@ -150,8 +150,16 @@ void validate_model(const Model& model) {
   std::vector<bool> available(static_cast<size_t>(n_tensors), false);
   for (int i = 0; i < n_tensors; ++i) {
     const Tensor& t = model.tensors[static_cast<size_t>(i)];
+    double elements = 1.0;
     for (int d : t.shape) {
       if (d <= 0) bad_input("tensor '{}' has a non-positive dimension {}", t.name, shape_str(t.shape));
+      elements *= d;
+    }
+    // 2^31 elements (8 GB as float) is beyond any tinyc model; the bound keeps every product of
+    // sizes in shape inference and MAC counts inside int64 (fuzzer finding).
+    if (elements > 2147483648.0) {
+      bad_input("tensor '{}' of shape {} has {:.3g} elements, more than 2^31", t.name,
+                shape_str(t.shape), elements);
     }
     if (t.role == TensorRole::kWeight || t.role == TensorRole::kState) {
       const bool is_float = t.dtype == DType::kFloat32;
