@@ -37,6 +37,8 @@ struct CsvOptions {
 // CSV, plain or gzip. Header row detected when the first row is not all numeric. Rejects
 // empty files, ragged rows, non-numeric cells and NaN/Inf with file:line:column messages.
 Dataset load_csv(const std::string& path, const CsvOptions& options = {});
+// The same on text already in memory; `path` names it in messages.
+Dataset parse_csv(const std::string& text, const std::string& path, const CsvOptions& options = {});
 // MNIST-style directory: train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
 // t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]. Pixels stay raw (0..255).
 // train rows are tagged kNone (split into train/val by the spec), t10k rows kTest.

@@ -42,6 +42,11 @@ struct TrainConfig {
   float min_lr = 0.0f;
   float weight_decay = 0.0f;  // L2 on weight matrices and kernels (not biases or norm scales)
   AugmentConfig augment;      // from the spec's top-level "augment"
+  // Checkpoints (command-line only, not spec keys): every `checkpoint_every` epochs the whole
+  // training state goes to `checkpoint_path`; `resume_path` continues from such a file.
+  int checkpoint_every = 0;
+  std::string checkpoint_path;
+  std::string resume_path;
 };
 
 struct ModelSpec {

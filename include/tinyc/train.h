@@ -29,6 +29,9 @@ struct TrainOptions {
   ProgressMode progress = ProgressMode::kAuto;
   TrainHook* hook = nullptr;  // e.g. distillation's loss (tinyc/distill.h)
   int64_t split_seed = -1;    // seed of the data split; < 0: `seed` (which always seeds the rest)
+  int checkpoint_every = 0;     // epochs between checkpoints (TrainConfig); 0 = none
+  std::string checkpoint_path;  // where they go
+  std::string resume_path;      // continue from this checkpoint
 };
 
 struct TrainResult {

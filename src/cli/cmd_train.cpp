@@ -35,6 +35,12 @@ void register_train(CLI::App& app) {
       ->check(CLI::Range(0.0, 0.9));
   cmd->add_option("--test-split", a->opt.test_split, "Test fraction (overrides the spec)")
       ->check(CLI::Range(0.0, 0.9));
+  cmd->add_option("--checkpoint-every", a->opt.checkpoint_every, "Write a resumable checkpoint "
+                  "every N epochs (to --checkpoint)")->check(CLI::PositiveNumber);
+  cmd->add_option("--checkpoint", a->opt.checkpoint_path, "Checkpoint file (default: OUTPUT.ckpt)");
+  cmd->add_option("--resume", a->opt.resume_path, "Continue an interrupted run from its "
+                  "checkpoint; give the same spec, data and flags: the model is bit-identical to "
+                  "an uninterrupted run's");
   cmd->add_flag("--json", a->json, "Print one JSON object with the results on stdout");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress output");
   cmd->add_option("--report", a->report, "Also write the HTML report of the trained model "
@@ -50,6 +56,7 @@ void register_train(CLI::App& app) {
       if (a->opt.test_split < 0) a->opt.test_split = 0.0;
     }
     if (a->quiet) a->opt.progress = ProgressMode::kQuiet;
+    if (a->opt.checkpoint_path.empty()) a->opt.checkpoint_path = a->out + ".ckpt";
     install_interrupt_handler();
     TrainJob job = train_from_spec(spec, data, a->opt);
     const Model& m = job.model;

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "tinyc/error.h"
+#include "tinyc/limits.h"
 #include "tinyc/layer.h"
 #include "tinyc/quant_math.h"
 
@@ -25,6 +26,23 @@ void run_float(const Model& model, const float* raw_input, int64_t rows,
                const FloatChunkFn& on_chunk, const AfterOpHook& after_op = nullptr) {
   const Tensor& in = model.input();
   const int64_t in_width = in.sample_size();
+  // A model file can pair ops with weights of another dtype, or declare huge activations:
+  // refuse both before running (fuzzer findings).
+  double bytes = 0.0;
+  for (const Op& op : model.ops) {
+    for (int t : op.inputs) {
+      if (t < 0) continue;
+      const Tensor& x = model.tensor(t);
+      if (x.is_constant() && x.dtype != DType::kFloat32) {
+        bad_input("layer '{}': weight tensor '{}' is {}; a float model needs float32 weights",
+                  op.name, x.name, dtype_name(x.dtype));
+      }
+    }
+  }
+  for (const Tensor& t : model.tensors) {
+    if (!t.is_constant()) bytes += static_cast<double>(kChunkRows * t.sample_size()) * sizeof(float);
+  }
+  check_memory(bytes, fmt::format("running model '{}' (activations)", model.name));
   // One buffer per activation tensor, sized for a chunk.
   std::vector<FloatBuffer> act(model.tensors.size());
   for (size_t t = 0; t < model.tensors.size(); ++t) {
@@ -150,9 +168,18 @@ bool is_io(const Model& m, int t) {
          std::find(m.outputs.begin(), m.outputs.end(), t) != m.outputs.end();
 }
 
-float activation_scale(const Tensor& t) { return t.quant.scale.at(0); }
+// Graph inputs and outputs of a model file need not have passed check_int8_model yet.
+float activation_scale(const Tensor& t) {
+  if (t.quant.scale.empty() || !(t.quant.scale[0] > 0.0f)) {
+    bad_input("tensor '{}' of a quantized model has no positive quantization scale", t.name);
+  }
+  return t.quant.scale[0];
+}
 int32_t activation_zero_point(const Tensor& t) {
-  return static_cast<int32_t>(t.quant.zero_point.at(0));
+  if (t.quant.zero_point.empty() || t.quant.zero_point[0] < -128 || t.quant.zero_point[0] > 127) {
+    bad_input("tensor '{}' of a quantized model has no zero point in [-128, 127]", t.name);
+  }
+  return static_cast<int32_t>(t.quant.zero_point[0]);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "tinyc/error.h"
+#include "tinyc/limits.h"
 
 namespace tinyc {
 
@@ -32,6 +33,12 @@ std::string read_file(const std::string& path) {
       bad_input("{}: read failed ({}); the file may be truncated or not gzip", path, why);
     }
     if (n == 0) break;
+    // A small gzip file can inflate to gigabytes: stop at the memory limit.
+    if (out.size() + static_cast<size_t>(n) > memory_limit()) {
+      gzclose(f);
+      check_memory(static_cast<double>(out.size() + static_cast<size_t>(n)),
+                   fmt::format("{}: reading the file (inflated)", path));
+    }
     out.append(buf, static_cast<size_t>(n));
   }
   // A truncated gzip stream reads as a short file; gzclose reports it.

@@ -162,8 +162,16 @@ void validate_model(const Model& model) {
   std::vector<bool> available(static_cast<size_t>(n_tensors), false);
   for (int i = 0; i < n_tensors; ++i) {
     const Tensor& t = model.tensors[static_cast<size_t>(i)];
+    double elements = 1.0;
     for (int d : t.shape) {
       if (d <= 0) bad_input("tensor '{}' has a non-positive dimension {}", t.name, shape_str(t.shape));
+      elements *= d;
+    }
+    // 2^31 elements (8 GB as float) is beyond any tinyc model; the bound keeps every product of
+    // sizes in shape inference and MAC counts inside int64 (fuzzer finding).
+    if (elements > 2147483648.0) {
+      bad_input("tensor '{}' of shape {} has {:.3g} elements, more than 2^31", t.name,
+                shape_str(t.shape), elements);
     }
     if (t.role == TensorRole::kWeight || t.role == TensorRole::kState) {
       const bool is_float = t.dtype == DType::kFloat32;
@@ -185,6 +193,13 @@ void validate_model(const Model& model) {
   for (int t : model.inputs) {
     if (t < 0 || t >= n_tensors) bad_input("model input index {} out of range", t);
     available[static_cast<size_t>(t)] = true;
+  }
+  // Executors read outputs from activation buffers: a weight cannot be a graph output.
+  for (int t : model.outputs) {
+    if (t < 0 || t >= n_tensors) bad_input("model output index {} out of range", t);
+    if (model.tensor(t).is_constant()) {
+      bad_input("graph output '{}' is a constant tensor", model.tensor(t).name);
+    }
   }
   std::vector<bool> produced(static_cast<size_t>(n_tensors), false);
   for (const Op& op : model.ops) {

@@ -14,6 +14,7 @@
 #include "tinyc/data.h"
 #include "tinyc/error.h"
 #include "tinyc/fileio.h"
+#include "tinyc/limits.h"
 
 namespace tinyc {
 namespace {
@@ -326,7 +327,10 @@ int choose_label(const std::string& path, const std::vector<std::string>& names,
 }  // namespace
 
 Dataset load_csv(const std::string& path, const CsvOptions& options) {
-  const std::string text = read_file(path);
+  return parse_csv(read_file(path), path, options);
+}
+
+Dataset parse_csv(const std::string& text, const std::string& path, const CsvOptions& options) {
   LineReader reader(text);
   std::string_view line;
   while (reader.next(&line) && is_blank_line(line)) {
@@ -390,6 +394,9 @@ Dataset load_csv(const std::string& path, const CsvOptions& options) {
 
   // Reserve for the worst case (every remaining line a row) so the rows never reallocate.
   const auto lines = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+  check_memory(static_cast<double>(lines) * (static_cast<double>(features) * sizeof(float) +
+                                             sizeof(float) + sizeof(SplitTag) + sizeof(int64_t)),
+               fmt::format("{}: {} lines of {} features", path, lines, features));
   data.x.reserve(lines * static_cast<size_t>(features));
   data.y.reserve(lines);
   data.split.reserve(lines);

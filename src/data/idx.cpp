@@ -6,6 +6,7 @@
 #include "tinyc/data.h"
 #include "tinyc/error.h"
 #include "tinyc/fileio.h"
+#include "tinyc/limits.h"
 
 namespace tinyc {
 namespace {
@@ -171,6 +172,10 @@ Dataset load_idx_dir(const std::string& dir) {
   data.sample_shape = {train.images.rows, train.images.cols};
   data.features = int64_t{train.images.rows} * train.images.cols;
   const auto rows = static_cast<size_t>(train.images.count + test.images.count);
+  check_memory(static_cast<double>(rows) * (static_cast<double>(data.features) * sizeof(float) +
+                                            sizeof(float) + sizeof(SplitTag)),
+               fmt::format("{}: {} images of {}x{}", dir, rows, train.images.rows,
+                           train.images.cols));
   data.x.reserve(rows * static_cast<size_t>(data.features));
   data.y.reserve(rows);
   data.split.reserve(rows);

@@ -9,6 +9,7 @@
 
 #include "tinyc/error.h"
 #include "tinyc/fileio.h"
+#include "tinyc/int8_bounds.h"
 #include "tinyc/tflite.h"
 #include "tinyc_generated.h"
 
@@ -137,7 +138,17 @@ fbs::Offset<fb::Op> write_op(fbs::FlatBufferBuilder& fbb, const Op& op) {
 
 template <typename T, typename U>
 std::vector<T> read_vector(const fbs::Vector<U>* v) {
-  return v == nullptr ? std::vector<T>{} : std::vector<T>(v->begin(), v->end());
+  if (v == nullptr) return {};
+  // The verifier checks the alignment of a vector's length, not of 8-byte elements: a crafted
+  // file can misalign them, so elements are copied bytewise, never loaded in place.
+  std::vector<T> out(v->size());
+  const uint8_t* p = v->Data();
+  for (size_t i = 0; i < out.size(); ++i) {
+    U u;
+    std::memcpy(&u, p + i * sizeof(U), sizeof(U));
+    out[i] = static_cast<T>(u);
+  }
+  return out;
 }
 
 std::string read_string(const fbs::String* s) { return s == nullptr ? std::string() : s->str(); }
@@ -445,6 +456,7 @@ Model deserialize_model(const std::string& bytes, const std::string& source) {
   Model model = decode(fm, source);
   try {
     validate_model(model);
+    if (model.is_quantized()) check_int8_accumulators(model);
   } catch (const Error& e) {
     throw Error(e.code(), source + ": " + e.what());
   }

@@ -4,6 +4,7 @@
 
 #include "layers/activation_fn.h"
 #include "tinyc/error.h"
+#include "tinyc/limits.h"
 #include "tinyc/fileio.h"
 #include "tinyc/layer.h"
 #include "tinyc/rng.h"
@@ -250,6 +251,9 @@ ModelSpec parse_spec(const std::string& text, const std::string& source) {
       }
     }
     bad_input("{}:{}:{}: invalid JSON ({})", source, line, col, e.what());
+  } catch (const json::exception& e) {
+    // Numbers too large for a double (1e999) and the like: json reports no position.
+    bad_input("{}: invalid JSON ({})", source, e.what());
   }
   ModelSpec spec;
   spec.source = source;
@@ -376,6 +380,7 @@ Model build_model(const ModelSpec& spec, uint64_t seed) {
   m.inputs = {cur};
   std::map<std::string, int> counts;
   std::set<std::string> names;
+  double weight_bytes = 0.0;
   auto unique_name = [&](const std::string& type, const json& layer, size_t i) {
     std::string name = layer.contains("name") ? layer["name"].get<std::string>()
                                               : type + "_" + std::to_string(++counts[type]);
@@ -399,6 +404,12 @@ Model build_model(const ModelSpec& spec, uint64_t seed) {
       w.name = op.name + "/" + suffix;
       w.role = role;
       w.shape = std::move(shape);
+      // Checked in doubles before allocating: absurd sizes must not overflow or reach the OS.
+      double elements = 1.0;
+      for (int64_t d : w.shape) elements *= static_cast<double>(d);
+      weight_bytes += elements * sizeof(float);
+      check_memory(weight_bytes, fmt::format("{}: $.layers[{}] ('{}', weights {})", spec.source,
+                                             i, op.name, shape_str(w.shape)));
       w.f32.assign(static_cast<size_t>(w.size()), value);
       return w;
     };

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "io/tflite_ops.h"
+#include "tinyc/int8_bounds.h"
 #include "tflite_subset_generated.h"
 #include "tinyc/error.h"
 #include "tinyc/executor.h"
@@ -93,6 +94,10 @@ struct Importer {
 
   // The tinyc tensor for TFLite tensor `t` (imported on first use).
   int tensor(int t) {
+    if (t < 0 || static_cast<size_t>(t) >= mapped.size()) {
+      bad_input("{}: tensor index {} out of range (the subgraph has {} tensors)", source, t,
+                mapped.size());
+    }
     if (mapped[static_cast<size_t>(t)] >= 0) return mapped[static_cast<size_t>(t)];
     const tfl::Tensor& ft = *sg.tensors()->Get(static_cast<fbs::uoffset_t>(t));
     Tensor x;
@@ -118,7 +123,12 @@ struct Importer {
     if (const tfl::QuantizationParameters* q = ft.quantization()) {
       if (q->scale() != nullptr) x.quant.scale.assign(q->scale()->begin(), q->scale()->end());
       if (q->zero_point() != nullptr) {
-        x.quant.zero_point.assign(q->zero_point()->begin(), q->zero_point()->end());
+        // Copied bytewise: the verifier does not check that 8-byte elements are aligned.
+        x.quant.zero_point.resize(q->zero_point()->size());
+        if (!x.quant.zero_point.empty()) {
+          std::memcpy(x.quant.zero_point.data(), q->zero_point()->Data(),
+                      x.quant.zero_point.size() * sizeof(int64_t));
+        }
       }
       if (x.quant.scale.size() != x.quant.zero_point.size()) {
         bad_input("{}: tensor {} ('{}') has {} scales but {} zero points", source, t, x.name,
@@ -666,7 +676,10 @@ Model Importer::run() {
                            fm.version());
   try {
     validate_model(m);
-    if (any_int8) check_int8_model(m);
+    if (any_int8) {
+      check_int8_model(m);
+      check_int8_accumulators(m);
+    }
   } catch (const Error& e) {
     throw Error(e.code(), source + ": " + e.what());
   }

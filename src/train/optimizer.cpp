@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "tinyc/error.h"
+
 namespace tinyc {
 
 Optimizer::Optimizer(const TrainConfig& config, int64_t params)
@@ -16,6 +18,18 @@ Optimizer::Optimizer(const TrainConfig& config, int64_t params)
                                            : Kind::kAdam;
   if (kind_ != Kind::kSgd) m_.assign(static_cast<size_t>(params), 0.0f);
   if (kind_ == Kind::kAdam) v_.assign(static_cast<size_t>(params), 0.0f);
+}
+
+void Optimizer::restore(const State& state) {
+  if (state.m.size() != m_.size() || state.v.size() != v_.size() || state.step < 0) {
+    bad_input("checkpoint: optimizer state of {} + {} values does not fit this {} optimizer "
+              "({} + {})", state.m.size(), state.v.size(),
+              kind_ == Kind::kSgd ? "sgd" : kind_ == Kind::kMomentum ? "momentum" : "adam",
+              m_.size(), v_.size());
+  }
+  step_ = state.step;
+  m_ = state.m;
+  v_ = state.v;
 }
 
 void Optimizer::begin_step() {

@@ -22,6 +22,15 @@ class Optimizer {
   // For learning-rate schedules: takes effect from the next step.
   void set_lr(float lr) { lr_ = lr; }
 
+  // Everything a resumed run needs to continue bit-identically (train/checkpoint.h).
+  struct State {
+    int64_t step = 0;
+    std::vector<float> m, v;  // empty when the optimizer keeps none
+  };
+  State state() const { return {step_, m_, v_}; }
+  // Throws Error(kBadInput) when the moment vectors do not match this optimizer's.
+  void restore(const State& state);
+
  private:
   enum class Kind : uint8_t { kSgd, kMomentum, kAdam } kind_;
   float lr_, momentum_, beta1_, beta2_, epsilon_, weight_decay_;

@@ -23,6 +23,22 @@ void check_data_fits(const Model& model, const Dataset& data) {
 
 namespace {
 
+// Data that loads but cannot train anything: no rows left for training, or a classifier that
+// would only ever see one class.
+void check_trainable(const Dataset& data, const std::vector<int64_t>& train, const ModelSpec& spec) {
+  if (train.empty()) {
+    bad_input("{}: {} row(s) leave no training rows after the split (val {}, test {}); add rows "
+              "or lower --val-split/--test-split", data.source, data.rows, spec.val, spec.test);
+  }
+  if (spec.task != Task::kClassification) return;
+  const float first = data.y[static_cast<size_t>(train[0])];
+  for (const int64_t r : train) {
+    if (data.y[static_cast<size_t>(r)] != first) return;
+  }
+  bad_input("{}: every training row has class {}; a classifier needs at least two classes",
+            data.source, first);
+}
+
 struct SplitData {
   std::vector<float> x, y;
   int64_t rows = 0;
@@ -45,6 +61,9 @@ TrainJob train_from_spec(const ModelSpec& spec_in, const Dataset& data, const Tr
   if (o.batch > 0) cfg.batch = o.batch;
   if (o.lr > 0) cfg.lr = o.lr;
   if (!o.optimizer.empty()) cfg.optimizer = o.optimizer;
+  cfg.checkpoint_every = o.checkpoint_every;
+  cfg.checkpoint_path = o.checkpoint_path;
+  cfg.resume_path = o.resume_path;
   if (o.val_split >= 0) spec.val = o.val_split;
   if (o.test_split >= 0) spec.test = o.test_split;
   if (spec.val + spec.test >= 1.0) {
@@ -63,6 +82,7 @@ TrainJob train_from_spec(const ModelSpec& spec_in, const Dataset& data, const Tr
   split_spec.seed = o.split_seed >= 0 ? static_cast<uint64_t>(o.split_seed) : o.seed;
   split_spec.stratify = spec.task == Task::kClassification;
   const SplitIndices split = make_split(data, split_spec);
+  check_trainable(data, split.train, spec);
   model.split.defined = true;
   model.split.seed = split_spec.seed;
   model.split.val = spec.val;

@@ -11,11 +11,14 @@
 #include <thread>
 
 #include "tinyc/error.h"
+#include "tinyc/fileio.h"
+#include "tinyc/limits.h"
 #include "tinyc/layer.h"
 #include "tinyc/rng.h"
 #include "tinyc/train.h"
 #include "train/augment.h"
 #include "train/barrier.h"
+#include "train/checkpoint.h"
 #include "train/loss.h"
 #include "train/optimizer.h"
 #include "train/progress.h"
@@ -67,6 +70,17 @@ class Trainer {
   void set_rows(Bound& bound, int64_t lo, int64_t n) const;
   void run_epoch(int thread, int epoch);
   void write_back();
+  // Checkpoints (train/checkpoint.h): what a resumed run must share with the interrupted one,
+  // and the state at the end of an epoch; the state lives in trainer_state.cpp's helpers.
+  uint64_t identity() const;
+  struct EarlyStop {
+    FloatBuffer best_params;
+    std::vector<FloatBuffer> best_state;
+    double best_val = INFINITY;
+    int since_best = 0;
+  };
+  void save_state(int epoch, uint64_t identity, const TrainResult& result, const EarlyStop& es);
+  int restore_state(uint64_t identity, TrainResult* result, EarlyStop* es);
 
   Model& model_;
   TrainConfig config_;
@@ -171,6 +185,15 @@ Trainer::Trainer(Model& model, const TrainConfig& config, const TrainData& data,
   threads_ = std::max(1, std::min(threads_, static_cast<int>(flops_per_step / kMinFlopsPerThread)));
   barrier_ = std::make_unique<SpinBarrier>(threads_);
   partial_.resize(static_cast<size_t>(threads_));
+  // Before bind_all allocates: per-thread gradients, optimizer moments, the best epoch's copy,
+  // and activations plus their gradients for a whole batch.
+  double activations = 0.0;
+  for (const Tensor& t : model.tensors) {
+    if (!t.is_constant()) activations += static_cast<double>(t.sample_size());
+  }
+  check_memory(sizeof(float) * (static_cast<double>(params_.size()) * (threads_ + 3) +
+                                2.0 * static_cast<double>(config.batch) * activations),
+               fmt::format("training model '{}' (batch {}, {} threads)", model.name, config.batch, threads_));
   bind_all();
   hooked_.assign(model.tensors.size(), false);
   if (hook_ != nullptr) {
@@ -448,11 +471,20 @@ TrainResult Trainer::run() {
   g_interrupt.store(false);
   const int64_t steps = (data_.rows + config_.batch - 1) / config_.batch;
   Rng shuffle_rng(mix_seed(seed_, 0x5348554646ull));
-  FloatBuffer best_params;
-  std::vector<FloatBuffer> best_state;  // batch_norm moving statistics of the best epoch
-  double best_val = INFINITY;
-  int since_best = 0;
-  for (int epoch = 1; epoch <= config_.epochs; ++epoch) {
+  EarlyStop es;  // best_state: batch_norm moving statistics of the best epoch
+  FloatBuffer& best_params = es.best_params;
+  std::vector<FloatBuffer>& best_state = es.best_state;
+  double& best_val = es.best_val;
+  int& since_best = es.since_best;
+  const uint64_t run_identity = config_.checkpoint_every > 0 || !config_.resume_path.empty() ? identity() : 0;
+  int first_epoch = 1;
+  if (!config_.resume_path.empty()) {
+    first_epoch = restore_state(run_identity, &result, &es) + 1;
+    // The shuffle stream and the step counter continue where the interrupted run left them.
+    for (int e = 1; e < first_epoch && config_.shuffle; ++e) (void)shuffle_rng.permutation(data_.rows);
+    step_counter_ = static_cast<int64_t>(first_epoch - 1) * steps;
+  }
+  for (int epoch = first_epoch; epoch <= config_.epochs; ++epoch) {
     optimizer_->set_lr(scheduled_lr(config_, epoch));
     if (config_.shuffle) {
       order_ = shuffle_rng.permutation(data_.rows);
@@ -469,7 +501,11 @@ TrainResult Trainer::run() {
     for (auto& w : workers) w.join();
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     step_counter_ += steps;
-    if (stop_) fail(ExitCode::kInterrupted, "interrupted during epoch {}; no model was written", epoch);
+    if (stop_) {
+      fail(ExitCode::kInterrupted, "interrupted during epoch {}; no model was written{}", epoch,
+           config_.checkpoint_every > 0 && epoch > config_.checkpoint_every
+               ? fmt::format(" (continue with --resume {})", config_.checkpoint_path) : "");
+    }
     if (diverged_) {
       fail(ExitCode::kDiverged,
            "training diverged at epoch {}, batch {}: the loss became NaN/Inf; try a lower "
@@ -515,6 +551,9 @@ TrainResult Trainer::run() {
         break;
       }
     }
+    if (config_.checkpoint_every > 0 && epoch % config_.checkpoint_every == 0) {
+      save_state(epoch, run_identity, result, es);
+    }
   }
   if (config_.patience > 0 && !best_params.empty()) {
     params_ = best_params;
@@ -529,6 +568,85 @@ TrainResult Trainer::run() {
       ? static_cast<double>(result.epochs_run) * static_cast<double>(data_.rows) / result.train_seconds
       : 0.0;
   return result;
+}
+
+uint64_t Trainer::identity() const {
+  const int64_t y_width = loss_ == LossKind::kCrossEntropy ? 1 : pred_width_;
+  auto hash = [](const float* p, int64_t n, uint64_t h) {
+    return p == nullptr ? h : fnv1a64(p, static_cast<size_t>(n) * sizeof(float), h);
+  };
+  uint64_t h = hash(data_.x, data_.rows * in_width_, 0xcbf29ce484222325ull);
+  h = hash(data_.y, data_.rows * y_width, h);
+  h = hash(data_.val_x, data_.val_rows * in_width_, h);
+  h = hash(data_.val_y, data_.val_rows * y_width, h);
+  h = hash(params_.data(), static_cast<int64_t>(params_.size()), h);
+  const double knobs[] = {static_cast<double>(seed_), static_cast<double>(threads_),
+                          static_cast<double>(config_.epochs), static_cast<double>(config_.batch),
+                          config_.lr, static_cast<double>(config_.patience),
+                          static_cast<double>(config_.shuffle), config_.momentum, config_.beta1,
+                          config_.beta2, config_.epsilon, static_cast<double>(config_.step_epochs),
+                          config_.gamma, config_.min_lr, config_.weight_decay};
+  h = fnv1a64(knobs, sizeof knobs, h);
+  const std::string names = config_.loss + "/" + config_.optimizer + "/" + config_.schedule;
+  return fnv1a64(names.data(), names.size(), h);
+}
+
+void Trainer::save_state(int epoch, uint64_t identity, const TrainResult& result, const EarlyStop& es) {
+  TrainCheckpoint c;
+  c.identity = identity;
+  c.epochs_done = epoch;
+  c.train_seconds = result.train_seconds;
+  c.params.assign(params_.begin(), params_.end());
+  Optimizer::State o = optimizer_->state();
+  c.optimizer_step = o.step;
+  c.optimizer_m = std::move(o.m);
+  c.optimizer_v = std::move(o.v);
+  for (const Tensor& t : model_.tensors) {
+    if (t.role == TensorRole::kState) c.state.emplace_back(t.f32.begin(), t.f32.end());
+  }
+  c.best_val = es.best_val;
+  c.since_best = es.since_best;
+  c.best_epoch = result.best_epoch;
+  c.best_params.assign(es.best_params.begin(), es.best_params.end());
+  for (const FloatBuffer& b : es.best_state) c.best_state.emplace_back(b.begin(), b.end());
+  c.history = model_.history;
+  save_checkpoint(c, config_.checkpoint_path);
+}
+
+int Trainer::restore_state(uint64_t identity, TrainResult* result, EarlyStop* es) {
+  const std::string& path = config_.resume_path;
+  TrainCheckpoint c = load_checkpoint(path);
+  if (c.identity != identity) {
+    bad_input("{}: this checkpoint belongs to another run (resume with the same spec, data, "
+              "flags, --seed and --threads as the interrupted run)", path);
+  }
+  std::vector<Tensor*> states;
+  for (Tensor& t : model_.tensors) {
+    if (t.role == TensorRole::kState) states.push_back(&t);
+  }
+  bool fits = c.params.size() == params_.size() && c.state.size() == states.size() &&
+              c.epochs_done <= config_.epochs &&
+              (c.best_params.empty() || c.best_params.size() == params_.size()) &&
+              (c.best_state.empty() || c.best_state.size() == states.size());
+  for (size_t k = 0; fits && k < states.size(); ++k) {
+    fits = c.state[k].size() == states[k]->f32.size() &&
+           (c.best_state.empty() || c.best_state[k].size() == states[k]->f32.size());
+  }
+  if (!fits) bad_input("{}: corrupt checkpoint (its state does not fit the model)", path);
+  optimizer_->restore({c.optimizer_step, std::move(c.optimizer_m), std::move(c.optimizer_v)});
+  std::copy(c.params.begin(), c.params.end(), params_.begin());
+  // The bound slots point into the state tensors: copy in place.
+  for (size_t k = 0; k < states.size(); ++k) std::copy(c.state[k].begin(), c.state[k].end(), states[k]->f32.begin());
+  es->best_val = c.best_val;
+  es->since_best = c.since_best;
+  es->best_params.assign(c.best_params.begin(), c.best_params.end());
+  es->best_state.clear();
+  for (const auto& b : c.best_state) es->best_state.emplace_back(b.begin(), b.end());
+  result->best_epoch = c.best_epoch;
+  result->epochs_run = c.epochs_done;
+  result->train_seconds = c.train_seconds;
+  model_.history = c.history;
+  return c.epochs_done;
 }
 
 }  // namespace
