@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs, builds and runs every test (CTest: unit, layer, end-to-end suites), then the same
-# suites under AddressSanitizer + UndefinedBehaviorSanitizer, then a bounded run of every fuzz
-# target (what CI runs; SECURITY.md). TINYC_FUZZ_SECONDS (default 30) sets the fuzzing time
-# per target; 0 skips fuzzing.
+# Installs, builds and runs every test (CTest: unit, layer, end-to-end, firmware suites): what
+# CI runs. With TINYC_SANITIZE_SUITE=1 it then runs the same suites under AddressSanitizer +
+# UndefinedBehaviorSanitizer and a bounded run of every fuzz target (SECURITY.md);
+# TINYC_FUZZ_SECONDS (default 30) sets the fuzzing time per target, 0 skips fuzzing.
+# The sanitizer suite is opt-in until its run time on a 2-core CI machine is measured
+# (issue 7): with it, one more full build under clang.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -11,6 +13,7 @@ command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 scripts/install-deps.sh
 scripts/build.sh -DTINYC_BUILD_TESTS=ON "${launcher[@]}"
 ctest --test-dir build --output-on-failure -j"$jobs"
+[ "${TINYC_SANITIZE_SUITE:-0}" = 1 ] || exit 0
 
 # Sanitizer suite: the whole test suite again, built with clang under ASan + UBSan
 # (-DTINYC_FUZZ=ON implies -DTINYC_SANITIZE=ON) in build-fuzz/, the directory the fuzz targets

@@ -194,6 +194,15 @@ void validate_model(const Model& model) {
     if (t < 0 || t >= n_tensors) bad_input("model input index {} out of range", t);
     available[static_cast<size_t>(t)] = true;
   }
+  // Preprocessing stores one value, or one per input feature (fuzzer finding: a model whose
+  // vectors were shorter than its input overflowed the heap in Preprocess::apply).
+  const int64_t features = model.tensor(model.inputs[0]).sample_size();
+  for (const std::vector<float>* v : {&model.preprocess.offset, &model.preprocess.scale}) {
+    if (v->size() > 1 && static_cast<int64_t>(v->size()) != features) {
+      bad_input("model '{}': preprocessing has {} values for {} input features", model.name,
+                v->size(), features);
+    }
+  }
   // Executors read outputs from activation buffers: a weight cannot be a graph output.
   for (int t : model.outputs) {
     if (t < 0 || t >= n_tensors) bad_input("model output index {} out of range", t);
