@@ -10,6 +10,7 @@
 #include "emit/emit_internal.h"
 #include "emit/kernels_sparse.h"
 #include "emit/memory_planner.h"
+#include "emit/raw_io.h"
 #include "tinyc/emit.h"
 #include "tinyc/error.h"
 #include "tinyc/executor.h"
@@ -296,8 +297,16 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
     io_folded = original;
     if (!fold_io_conversions(io_folded)) io_folded = Model();
   }
+  // int16 / int32 graph I/O (imported models): conversions move into NAME_invoke_raw.
+  Model raw_folded;
+  RawIo raw;
+  if (io_folded.ops.empty() && original.is_quantized()) {
+    raw_folded = original;
+    if (!fold_raw_io(raw_folded, &raw)) raw_folded = Model();
+  }
   const Model& m = has_batch_norm && !original.is_quantized() ? folded
                    : !io_folded.ops.empty()                   ? io_folded
+                   : raw.folded                               ? raw_folded
                                                               : original;
   std::string name = o.name;
   if (name.empty()) {
@@ -337,7 +346,7 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
   ctx.name = name;
   for (const char* reserved : {"input", "output", "x", "y"}) ctx.ids.insert(reserved);
   for (const char* api : {"_arena", "_invoke", "_invoke_int8", "_labels", "_quantize_input",
-                          "_dequantize_output", "_input_q", "_output_q"}) {
+                          "_dequantize_output", "_input_q", "_output_q", "_invoke_raw"}) {
     ctx.ids.insert(name + api);
   }
 
@@ -558,6 +567,10 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
     api.output_scale = m.output().quant.scale[0];
     api.output_zero_point = static_cast<int32_t>(m.output().quant.zero_point[0]);
     emit_int8_api(ctx, api);
+    if (raw.folded) {
+      emit_raw_api(ctx, raw, api.input_sizes, api.output_sizes);
+      api.raw_declaration = raw_header_lines(raw, name);
+    }
   }
   r.weights_bytes = ctx.weights_bytes;
   api.weights_bytes = r.weights_bytes;

@@ -531,8 +531,10 @@ void Importer::finish_op(size_t index, Op op, int y) {
     bad_input("{}: operator {} ({}) writes constant tensor '{}'", source, index, op_names[index],
               m.tensor(y).name);
   }
-  // Float and int8 do not mix within one op, except in QUANTIZE / DEQUANTIZE.
-  const bool converts = op.type == OpType::kQuantize || op.type == OpType::kDequantize;
+  // Float and int8 do not mix within one op, except in QUANTIZE / DEQUANTIZE and an int8 ->
+  // int16 SOFTMAX.
+  const bool converts = op.type == OpType::kQuantize || op.type == OpType::kDequantize ||
+                        (op.type == OpType::kSoftmax && m.tensor(y).dtype == DType::kInt16);
   for (int t : converts ? std::vector<int>{} : op.inputs) {
     const Tensor& tt = m.tensor(t);
     if (!tt.is_constant() && tt.role != TensorRole::kState && tt.dtype != m.tensor(y).dtype) {
