@@ -410,10 +410,25 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
   for (const Op& op : original.ops) {
     const bool kept = std::any_of(m.ops.begin(), m.ops.end(),
                                   [&](const Op& k) { return k.name == op.name; });
-    if (!kept) {
+    if (!kept && raw.folded) {
+      r.notes.push_back(fmt::format("{} '{}' converts graph I/O: in {}_invoke_raw",
+                                    op_type_name(op.type), op.name, name));
+    } else if (!kept) {
       r.notes.push_back(fmt::format("{} '{}' folded into the layer before it",
                                     op_type_name(op.type), op.name));
     }
+  }
+  if (raw.folded) {
+    int64_t raw_in = 0, raw_out = 0;
+    for (size_t k = 0; k < m.inputs.size(); ++k) {
+      raw_in += m.tensor(m.inputs[k]).sample_size() * dtype_bytes(raw.input_types[k]);
+    }
+    for (size_t k = 0; k < m.outputs.size(); ++k) {
+      raw_out += m.tensor(m.outputs[k]).sample_size() * dtype_bytes(raw.output_types[k]);
+    }
+    r.notes.push_back(fmt::format("{}_invoke_raw: caller's buffers {} B in, {} B out; {} B of "
+                                  "static int8 I/O buffers beside the arena", name, raw_in,
+                                  raw_out, r.input_bytes + r.output_bytes));
   }
   if (!target.fpu && !int8) {
     r.notes.push_back(fmt::format("{} has no FPU: float32 runs in software floating point; "
