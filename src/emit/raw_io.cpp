@@ -205,7 +205,8 @@ std::string raw_header_lines(const RawIo& raw, const std::string& name) {
   return fmt::format(
       "\n// The graph's own I/O types: input {0} and output {1} (each tensor's values back to\n"
       "// back, {2}_INPUT_SIZE / {2}_OUTPUT_SIZE of them), converted at the edges of the int8\n"
-      "// graph exactly as the model's QUANTIZE / SOFTMAX ops do.\n"
+      "// graph exactly as the model's QUANTIZE / SOFTMAX ops do. {3}_invoke_int8 (and the float\n"
+      "// {3}_invoke) run only the int8 graph between those conversions.\n"
       "int {3}_invoke_raw(const void* input, void* output);\n",
       types, out_types, macro_prefix(name), name);
 }
