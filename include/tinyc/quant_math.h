@@ -142,5 +142,8 @@ struct SoftmaxParams {
 SoftmaxParams softmax_params(float input_scale, float beta);
 // One row of `depth` values; output quantization fixed at (1/256, -128).
 void softmax_int8(const int8_t* x, int8_t* y, int64_t depth, const SoftmaxParams& p);
+// The same with an int16 output (TFLite Softmax<int8_t, int16_t>): quantization fixed at
+// (1/65536, -32768).
+void softmax_int8_to_int16(const int8_t* x, int16_t* y, int64_t depth, const SoftmaxParams& p);
 
 }  // namespace tinyc

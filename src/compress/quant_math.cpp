@@ -266,7 +266,13 @@ SoftmaxParams softmax_params(float input_scale, float beta) {
   return p;
 }
 
-void softmax_int8(const int8_t* x, int8_t* y, int64_t depth, const SoftmaxParams& p) {
+namespace {
+
+// TFLite's reference Softmax<int8_t, OutputT>: the probabilities in Q0.(bits) with the output
+// type's minimum as zero point; `store(c, v)` receives each output value.
+template <typename Store>
+void softmax_int8_rows(const int8_t* x, int64_t depth, const SoftmaxParams& p, int out_bits,
+                       int32_t out_min, int32_t out_max, Store store) {
   constexpr int kScaledDiffIntegerBits = 5;
   constexpr int kAccumulationIntegerBits = 12;
   int8_t max_in_row = INT8_MIN;
@@ -289,13 +295,24 @@ void softmax_int8(const int8_t* x, int8_t* y, int64_t depth, const SoftmaxParams
   for (int64_t c = 0; c < depth; ++c) {
     if (static_cast<int32_t>(x[c]) - max_in_row >= p.diff_min) {
       const int32_t unsat =
-          rounding_divide_by_pot(fmul(shifted_scale, exp_of(c)), num_bits_over_unit + 31 - 8);
-      const int32_t shifted = unsat + kProbabilityZeroPoint;
-      y[c] = static_cast<int8_t>(std::max(std::min(shifted, 127), -128));
+          rounding_divide_by_pot(fmul(shifted_scale, exp_of(c)), num_bits_over_unit + 31 - out_bits);
+      store(c, std::max(std::min(unsat + out_min, out_max), out_min));
     } else {
-      y[c] = INT8_MIN;
+      store(c, out_min);
     }
   }
+}
+
+}  // namespace
+
+void softmax_int8(const int8_t* x, int8_t* y, int64_t depth, const SoftmaxParams& p) {
+  softmax_int8_rows(x, depth, p, 8, INT8_MIN, INT8_MAX,
+                    [y](int64_t c, int32_t v) { y[c] = static_cast<int8_t>(v); });
+}
+
+void softmax_int8_to_int16(const int8_t* x, int16_t* y, int64_t depth, const SoftmaxParams& p) {
+  softmax_int8_rows(x, depth, p, 16, INT16_MIN, INT16_MAX,
+                    [y](int64_t c, int32_t v) { y[c] = static_cast<int16_t>(v); });
 }
 
 }  // namespace tinyc

@@ -186,7 +186,8 @@ int32_t activation_zero_point(const Tensor& t) {
 
 void check_int8_model(const Model& model) {
   // Which ops touch each tensor: a non-int8 activation may only be converted by QUANTIZE
-  // (reading it) or DEQUANTIZE (writing it), i.e. a model's float or int16 I/O.
+  // (reading or writing it: a model's int16/int32 I/O) or DEQUANTIZE (writing it), or be
+  // written by an int16 SOFTMAX, i.e. a model's float, int16 or int32 I/O.
   std::vector<bool> converted(model.tensors.size(), false), other_use(model.tensors.size(), false);
   for (const Op& op : model.ops) {
     for (int t : op.inputs) {
@@ -194,7 +195,10 @@ void check_int8_model(const Model& model) {
       (op.type == OpType::kQuantize ? converted : other_use)[static_cast<size_t>(t)] = true;
     }
     for (int t : op.outputs) {
-      (op.type == OpType::kDequantize ? converted : other_use)[static_cast<size_t>(t)] = true;
+      const bool writes_wide = op.type == OpType::kDequantize ||
+                               (op.type == OpType::kQuantize && model.tensor(t).dtype != DType::kFloat32) ||
+                               (op.type == OpType::kSoftmax && model.tensor(t).dtype == DType::kInt16);
+      (writes_wide ? converted : other_use)[static_cast<size_t>(t)] = true;
     }
   }
   for (size_t i = 0; i < model.tensors.size(); ++i) {

@@ -99,6 +99,7 @@ std::string emit_header(const Model& m, const Target& target, const ApiDesc& api
     h.line("// Preprocessing and quantization of raw inputs; dequantization of outputs.");
     h.linef("void {}_quantize_input(const float* raw, int8_t* q);", name);
     h.linef("void {}_dequantize_output(const int8_t* q, float* out);", name);
+    h.raw(api.raw_declaration);
   }
   if (api.stateful) {
     h.line();

@@ -23,6 +23,7 @@ struct ApiDesc {
   std::vector<float> input_scales;          // int8 models: per graph input
   std::vector<int32_t> input_zero_points;
   bool stateful = false;    // recurrent layers: NAME_reset
+  std::string raw_declaration;  // int16/int32 graph I/O: NAME_invoke_raw (raw_io.h)
 };
 
 std::string macro_prefix(const std::string& name);  // digits_mlp -> DIGITS_MLP

@@ -11,6 +11,7 @@
 #include "emit/kernels_sparse.h"
 #include "emit/memory_planner.h"
 #include "emit/project_formats.h"
+#include "emit/raw_io.h"
 #include "tinyc/emit.h"
 #include "tinyc/error.h"
 #include "tinyc/executor.h"
@@ -297,8 +298,16 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
     io_folded = original;
     if (!fold_io_conversions(io_folded)) io_folded = Model();
   }
+  // int16 / int32 graph I/O (imported models): conversions move into NAME_invoke_raw.
+  Model raw_folded;
+  RawIo raw;
+  if (io_folded.ops.empty() && original.is_quantized()) {
+    raw_folded = original;
+    if (!fold_raw_io(raw_folded, &raw)) raw_folded = Model();
+  }
   const Model& m = has_batch_norm && !original.is_quantized() ? folded
                    : !io_folded.ops.empty()                   ? io_folded
+                   : raw.folded                               ? raw_folded
                                                               : original;
   std::string name = o.name;
   if (name.empty()) {
@@ -350,7 +359,7 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
   ctx.name = name;
   for (const char* reserved : {"input", "output", "x", "y"}) ctx.ids.insert(reserved);
   for (const char* api : {"_arena", "_invoke", "_invoke_int8", "_labels", "_quantize_input",
-                          "_dequantize_output", "_input_q", "_output_q"}) {
+                          "_dequantize_output", "_input_q", "_output_q", "_invoke_raw"}) {
     ctx.ids.insert(name + api);
   }
 
@@ -414,10 +423,25 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
   for (const Op& op : original.ops) {
     const bool kept = std::any_of(m.ops.begin(), m.ops.end(),
                                   [&](const Op& k) { return k.name == op.name; });
-    if (!kept) {
+    if (!kept && raw.folded) {
+      r.notes.push_back(fmt::format("{} '{}' converts graph I/O: in {}_invoke_raw",
+                                    op_type_name(op.type), op.name, name));
+    } else if (!kept) {
       r.notes.push_back(fmt::format("{} '{}' folded into the layer before it",
                                     op_type_name(op.type), op.name));
     }
+  }
+  if (raw.folded) {
+    int64_t raw_in = 0, raw_out = 0;
+    for (size_t k = 0; k < m.inputs.size(); ++k) {
+      raw_in += m.tensor(m.inputs[k]).sample_size() * dtype_bytes(raw.input_types[k]);
+    }
+    for (size_t k = 0; k < m.outputs.size(); ++k) {
+      raw_out += m.tensor(m.outputs[k]).sample_size() * dtype_bytes(raw.output_types[k]);
+    }
+    r.notes.push_back(fmt::format("{}_invoke_raw: caller's buffers {} B in, {} B out; {} B of "
+                                  "static int8 I/O buffers beside the arena", name, raw_in,
+                                  raw_out, r.input_bytes + r.output_bytes));
   }
   if (!target.fpu && !int8) {
     r.notes.push_back(fmt::format("{} has no FPU: float32 runs in software floating point; "
@@ -571,6 +595,10 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
     api.output_scale = m.output().quant.scale[0];
     api.output_zero_point = static_cast<int32_t>(m.output().quant.zero_point[0]);
     emit_int8_api(ctx, api);
+    if (raw.folded) {
+      emit_raw_api(ctx, raw, api.input_sizes, api.output_sizes);
+      api.raw_declaration = raw_header_lines(raw, name);
+    }
   }
   r.weights_bytes = ctx.weights_bytes;
   api.weights_bytes = r.weights_bytes;

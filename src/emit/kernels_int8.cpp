@@ -5,6 +5,7 @@
 // folded into the bias, lookup tables for element-wise activations (all 256 int8 inputs run
 // through the reference kernel) and softmax's exponentials.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -191,10 +192,16 @@ void emit_lookup(EmitContext& ctx, const Op& op, const std::string& fn) {
 void emit_softmax(EmitContext& ctx, const Op& op, const std::string& fn) {
   const Model& m = ctx.model;
   const ActQuant xq = act_quant(op, m.tensor(op.inputs[0]));
-  const ActQuant yq = act_quant(op, m.tensor(op.outputs[0]));
-  if (yq.scale != 1.0f / 256.0f || yq.zero_point != -128) {
-    unsupported("layer '{}' (softmax): int8 output must have scale 1/256 and zero point -128",
-                op.name);
+  // An int16 output (NAME_invoke_raw of imported models): TFLite Softmax<int8_t, int16_t>.
+  const Tensor& yt = m.tensor(op.outputs[0]);
+  const bool wide = yt.dtype == DType::kInt16 && yt.quant.scale.size() == 1 &&
+                    yt.quant.zero_point.size() == 1;
+  const ActQuant yq = wide ? ActQuant{yt.quant.scale[0], static_cast<int32_t>(yt.quant.zero_point[0])}
+                           : act_quant(op, yt);
+  if (wide ? yq.zero_point != -32768 || std::fabs(yq.scale - 1.0f / 65536) > 0.001f / 65536
+           : yq.scale != 1.0f / 256.0f || yq.zero_point != -128) {
+    unsupported("layer '{}' (softmax): {} output must have scale {} and zero point {}", op.name,
+                wide ? "int16" : "int8", wide ? "1/65536" : "1/256", wide ? -32768 : -128);
   }
   const SoftmaxParams p = softmax_params(xq.scale, op.get_float("beta", 1.0f));
   // exp(x - max) in Q0 for every difference max - x = 0..255 (0 where the reference skips it).
@@ -216,8 +223,9 @@ void emit_softmax(EmitContext& ctx, const Op& op, const std::string& fn) {
   ctx.needs_requantize = true;
   ctx.src.linef("// {}: int8 softmax over the last dimension ({} values{}); x: scale {} zero point",
                 op.name, k, rows > 1 ? fmt::format(", {} rows", rows) : "", xq.scale);
-  ctx.src.linef("// {}; y: scale 1/256 zero point -128. In place when x == y.", xq.zero_point);
-  ctx.src.open(fmt::format("static void {}(const int8_t* x, int8_t* y)", fn));
+  ctx.src.linef("// {}; y: scale {} zero point {}. In place when x == y.", xq.zero_point,
+                wide ? "1/65536" : "1/256", wide ? -32768 : -128);
+  ctx.src.open(fmt::format("static void {}(const int8_t* x, {}* y)", fn, wide ? "int16_t" : "int8_t"));
   if (rows > 1) ctx.src.open(fmt::format("for (int r = 0; r < {}; ++r, x += {}, y += {})", rows, k, k));
   ctx.src.line("int32_t max = x[0];");
   ctx.src.linef("for (int i = 1; i < {}; ++i) max = x[i] > max ? x[i] : max;", k);
@@ -232,9 +240,15 @@ void emit_softmax(EmitContext& ctx, const Op& op, const std::string& fn) {
   ctx.src.open(fmt::format("for (int i = 0; i < {}; ++i)", k));
   ctx.src.line("const int32_t d = max - x[i];");
   ctx.src.linef("const int32_t e = d < {} ? {}[d] : 0;", table.size(), t_id);
-  ctx.src.line("int32_t v = rounding_divide_by_pot(high_mul(scale, e), bits_over_unit + 23) - 128;");
-  ctx.src.line("v = v > 127 ? 127 : v;");
-  ctx.src.line("y[i] = static_cast<int8_t>(v < -128 ? -128 : v);");
+  if (wide) {
+    ctx.src.line("int32_t v = rounding_divide_by_pot(high_mul(scale, e), bits_over_unit + 15) - 32768;");
+    ctx.src.line("v = v > 32767 ? 32767 : v;");
+    ctx.src.line("y[i] = static_cast<int16_t>(v < -32768 ? -32768 : v);");
+  } else {
+    ctx.src.line("int32_t v = rounding_divide_by_pot(high_mul(scale, e), bits_over_unit + 23) - 128;");
+    ctx.src.line("v = v > 127 ? 127 : v;");
+    ctx.src.line("y[i] = static_cast<int8_t>(v < -128 ? -128 : v);");
+  }
   ctx.src.close();
   if (rows > 1) ctx.src.close();
   ctx.src.close();

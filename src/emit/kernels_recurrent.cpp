@@ -262,14 +262,16 @@ void emit_svdf(EmitContext& ctx, const Op& op, const std::string& fn, bool int8)
                 p.state_zero_point);
   ctx.src.close();
   ctx.src.open(fmt::format("for (int u = 0; u < {}; ++u)", units));
-  ctx.src.linef("int32_t v = {}[u];", b);
+  // The sums wrap like TFLM's int32 arithmetic (unsigned here: no undefined overflow), which
+  // real models with large biases reach.
+  ctx.src.linef("uint32_t v = static_cast<uint32_t>({}[u]);", b);
   ctx.src.open(fmt::format("for (int f = u * {0}; f < (u + 1) * {0}; ++f)", rank));
-  ctx.src.line("int32_t acc = 0;");
-  ctx.src.linef("for (int k = 0; k < {0}; ++k) acc += {1}[f][k] * (s[f * {0} + k] - {2});",
-                memory, wt, p.state_zero_point);
+  ctx.src.line("uint32_t acc = 0;");
+  ctx.src.linef("for (int k = 0; k < {0}; ++k) acc += static_cast<uint32_t>({1}[f][k] * "
+                "(s[f * {0} + k] - {2}));", memory, wt, p.state_zero_point);
   ctx.src.line("v += acc;");
   ctx.src.close();
-  ctx.src.linef("y[u] = output_int8(v, {}, {}, {}, -128, 127);", p.output.multiplier,
+  ctx.src.linef("y[u] = output_int8(static_cast<int32_t>(v), {}, {}, {}, -128, 127);", p.output.multiplier,
                 p.output.shift, p.output_zero_point);
   ctx.src.close();
   ctx.src.close();

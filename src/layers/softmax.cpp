@@ -1,6 +1,8 @@
 // softmax over the last dimension, numerically stable (max subtracted). With cross-entropy
 // the trainer fuses it with the loss and never calls this backward.
 #include <cmath>
+#include <cstring>
+#include <vector>
 
 #include "layers/int8_util.h"
 #include "layers/layer_util.h"
@@ -8,6 +10,17 @@
 
 namespace tinyc {
 namespace {
+
+// TFLM checks an int16 softmax output against (1/65536, -32768) within 0.1% of the scale.
+void require_int16_probability(const Op& op, const Tensor& y) {
+  const bool ok = y.quant.scale.size() == 1 && y.quant.zero_point.size() == 1 &&
+                  y.quant.zero_point[0] == -32768 &&
+                  std::fabs(y.quant.scale[0] - 1.0f / 65536) <= 0.001f / 65536;
+  if (!ok) {
+    bad_input("layer '{}' (softmax): an int16 output needs scale 1/65536 and zero point -32768",
+              op.name);
+  }
+}
 
 class SoftmaxLayer : public Layer {
  public:
@@ -49,14 +62,24 @@ class SoftmaxLayer : public Layer {
   }
 
   // int8: TFLite's reference Softmax<int8_t, int8_t> (beta attribute, default 1); the output
-  // quantization is fixed at (1/256, -128).
+  // quantization is fixed at (1/256, -128). An int16 output (imported models) is
+  // Softmax<int8_t, int16_t>, fixed at (1/65536, -32768); its buffer holds int16 bytes.
   void forward_int8(const Int8Binding& b) const override {
     const Op& op = *b.op;
     const TensorQuant xq = activation_quant(op, *b.in_tensors[0]);
-    require_output_quant(op, *b.out_tensors[0], kProbabilityScale, kProbabilityZeroPoint);
     const SoftmaxParams p = softmax_params(xq.scale, op.get_float("beta", 1.0f));
     const int64_t k = b.out_tensors[0]->shape.back();
     const int64_t rows = b.n * per_sample(b.out_tensors[0]->shape) / k;
+    if (b.out_tensors[0]->dtype == DType::kInt16) {
+      require_int16_probability(op, *b.out_tensors[0]);
+      std::vector<int16_t> row(static_cast<size_t>(k));
+      for (int64_t r = 0; r < rows; ++r) {
+        softmax_int8_to_int16(b.in[0] + r * k, row.data(), k, p);
+        std::memcpy(b.out[0] + 2 * r * k, row.data(), row.size() * 2);
+      }
+      return;
+    }
+    require_output_quant(op, *b.out_tensors[0], kProbabilityScale, kProbabilityZeroPoint);
     for (int64_t r = 0; r < rows; ++r) softmax_int8(b.in[0] + r * k, b.out[0] + r * k, k, p);
   }
 };

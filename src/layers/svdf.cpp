@@ -137,7 +137,10 @@ class SvdfLayer : public Layer {
       int8_t* y = b.out[0] + r * d.units;
       for (int64_t u = 0; u < d.units; ++u) {
         int32_t v = bias[static_cast<size_t>(u)];
-        for (int64_t k = 0; k < d.rank; ++k) v += scratch[static_cast<size_t>(u * d.rank + k)];
+        for (int64_t k = 0; k < d.rank; ++k) {  // wraps like TFLM's int32 sum
+          v = static_cast<int32_t>(static_cast<uint32_t>(v) +
+                                   static_cast<uint32_t>(scratch[static_cast<size_t>(u * d.rank + k)]));
+        }
         v = multiply_by_quantized_multiplier(v, p.output) + p.output_zero_point;
         y[u] = static_cast<int8_t>(std::clamp(v, -128, 127));
       }

@@ -22,7 +22,7 @@ const std::string kBoard = TINYC_SOURCE_DIR "/cmake/firmware";
 // A firmware main: the raw input bytes of every case through NET_invoke (float) or
 // NET_invoke_int8, printing each output as hex bytes ("case 3: 80 7f ..."); then net_reset()
 // and the same cases again ("again 3: ...").
-std::string rnn_main(const std::string& inputs, bool float32) {
+std::string rnn_main(const std::string& inputs, bool float32, bool raw) {
   std::string bytes;
   for (size_t i = 0; i < inputs.size(); ++i) {
     bytes += fmt::format("{}{},", i % 24 == 0 ? "\n  " : "",
@@ -36,8 +36,7 @@ std::string rnn_main(const std::string& inputs, bool float32) {
 
 static const uint8_t kInputs[{0}] = {{{1}
 }};
-static {2} input[NET_INPUT_SIZE];
-static {2} output[NET_OUTPUT_SIZE];
+{2}
 
 static int run(const char* tag) {{
   for (unsigned c = 0; c < sizeof kInputs / sizeof input; ++c) {{
@@ -58,7 +57,11 @@ int main(void) {{
   printf("done\n");
   return 0;
 }}
-)", inputs.size(), bytes, float32 ? "float" : "int8_t", float32 ? "net_invoke" : "net_invoke_int8");
+)", inputs.size(), bytes,
+                     raw ? "static int16_t input[NET_INPUT_SIZE];\nstatic int32_t output[NET_OUTPUT_SIZE];"
+                         : fmt::format("static {0} input[NET_INPUT_SIZE];\nstatic {0} output[NET_OUTPUT_SIZE];",
+                                       float32 ? "float" : "int8_t"),
+                     float32 ? "net_invoke" : raw ? "net_invoke_raw" : "net_invoke_int8");
 }
 
 // The bytes printed on lines starting with `tag`, in order.
@@ -102,9 +105,12 @@ TEST_CASE("firmware: LSTM models keep state on cortex-m4 and match TFLM", "[firm
   struct Case {
     const char* name;
     bool float32;
+    bool raw;  // int16 input, int32 output through NET_invoke_raw
   };
-  for (const Case c : {Case{"trained_lstm", true}, Case{"trained_lstm_int8", false},
-                       Case{"dtln_noise_suppression", false}}) {
+  for (const Case c : {Case{"trained_lstm", true, false}, Case{"trained_lstm_int8", false, false},
+                       Case{"dtln_noise_suppression", false, false},
+                       Case{"keyword_scrambled", false, true},
+                       Case{"keyword_scrambled_8bit", false, true}}) {
     if (!std::ifstream(kDir + c.name + ".tflite").good()) {
       WARN(std::string(c.name) + " not found; skipping");
       continue;
@@ -117,7 +123,8 @@ TEST_CASE("firmware: LSTM models keep state on cortex-m4 and match TFLM", "[firm
       INFO(emit.err);
       REQUIRE(emit.exit_code == 0);
       tinyc_test::write_text(d + "/main.c",
-                             rnn_main(tinyc_test::read_text(kDir + c.name + ".inputs.bin"), c.float32));
+                             rnn_main(tinyc_test::read_text(kDir + c.name + ".inputs.bin"), c.float32,
+                                      c.raw));
       const std::string cflags = t.cflags;
       require_command(fmt::format("arm-none-eabi-g++ {} -std=c++17 -O2 {} -fno-exceptions "
                                   "-fno-rtti -ffunction-sections -fdata-sections -c {}/net.cpp "

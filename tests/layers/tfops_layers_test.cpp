@@ -166,6 +166,36 @@ TEST_CASE("quantize and dequantize convert a model's float and int16 I/O", "[lay
   CHECK(run_model_int8(r, bytes.data(), 1) == std::vector<int8_t>{2, -3, 127});
 }
 
+TEST_CASE("int8 -> int16 softmax -> int32 quantize, as keyword_scrambled ends",
+          "[layers][tfops]") {
+  // TFLM's Softmax<int8_t, int16_t> (scale 1/65536, zp -32768), then Requantize to int32
+  // (scale 2/65536, zp 0): y = round((p16 + 32768) / 2), i.e. about p * 32768.
+  Model m;
+  m.name = "softmax16";
+  const int x = m.add_tensor(activation("x", {1, 3}, DType::kInt8, 0.25f, -2, TensorRole::kInput));
+  const int s = m.add_tensor(activation("s", {1, 3}, DType::kInt16, 1.0f / 65536, -32768,
+                                        TensorRole::kIntermediate));
+  const int y = m.add_tensor(activation("y", {1, 3}, DType::kInt32, 2.0f / 65536, 0,
+                                        TensorRole::kOutput));
+  Op so, qo;
+  so.type = OpType::kSoftmax, so.name = "softmax_1", so.inputs = {x}, so.outputs = {s};
+  qo.type = OpType::kQuantize, qo.name = "quantize_1", qo.inputs = {s}, qo.outputs = {y};
+  m.ops = {so, qo};
+  m.inputs = {x};
+  m.outputs = {y};
+  validate_model(m);
+  const std::vector<int8_t> in = {-2, -2, -2, 6, -2, -10};  // two cases
+  const std::vector<int8_t> out = run_model_int8(m, in.data(), 2);
+  REQUIRE(out.size() == 24);
+  std::vector<int32_t> q(6);
+  std::memcpy(q.data(), out.data(), 24);
+  for (int k = 0; k < 3; ++k) CHECK(std::abs(q[k] - 10923) <= 1);  // 1/3 each
+  const double e[3] = {std::exp(2.0), 1.0, std::exp(-2.0)};
+  for (int k = 0; k < 3; ++k) {
+    CHECK(std::fabs(q[3 + k] - e[k] / (e[0] + e[1] + e[2]) * 32768.0) <= 2.0);
+  }
+}
+
 TEST_CASE("pad and concatenation: gradients, float and int8 layout", "[layers][tfops]") {
   const auto w = TensorRole::kWeight;
   const std::vector<Case> cases = {

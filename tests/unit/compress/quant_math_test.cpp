@@ -206,6 +206,26 @@ TEST_CASE("int8 softmax follows float softmax", "[quant_math]") {
   for (int8_t v : y) CHECK(v == -64);  // 0.25 * 256 - 128
 }
 
+TEST_CASE("softmax_int8_to_int16 follows the float softmax in Q0.16", "[quant_math]") {
+  using tinyc::SoftmaxParams;
+  const float scale = 0.1f;
+  const SoftmaxParams p = tinyc::softmax_params(scale, 1.0f);
+  const std::vector<int8_t> x = {-128, -100, -50, 0, 3, 10, 60, 127, 126, -7};
+  std::vector<int16_t> y(x.size());
+  tinyc::softmax_int8_to_int16(x.data(), y.data(), static_cast<int64_t>(x.size()), p);
+  double sum = 0.0;
+  for (int8_t v : x) sum += std::exp(scale * (v - 127));
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double expected = std::exp(scale * (x[i] - 127)) / sum * 65536.0 - 32768.0;
+    CHECK(std::fabs(y[i] - std::min(expected, 32767.0)) <= 2.0);
+  }
+  // Two equal values: exactly one half each, the zero point + 32768.
+  const std::vector<int8_t> two(2, -5);
+  std::vector<int16_t> half(2);
+  tinyc::softmax_int8_to_int16(two.data(), half.data(), 2, p);
+  CHECK(half == std::vector<int16_t>{0, 0});
+}
+
 TEST_CASE("quantize_multiplier saturates multipliers of 2^30 and more", "[quant_math]") {
   const tinyc::QuantizedMultiplier m = tinyc::quantize_multiplier(std::ldexp(1.0, 40));
   CHECK(m.shift == 30);
