@@ -55,7 +55,8 @@ void emit_dense(EmitContext& ctx, const Op& op, const std::string& fn) {
           : act == ActKind::kRelu6 ? FusedActivation::kRelu6 : FusedActivation::kNone,
       yq.scale, yq.zero_point);
   std::vector<int64_t> w(wt.ints.begin(), wt.ints.end());
-  std::vector<int64_t> bias(static_cast<size_t>(out)), mult(static_cast<size_t>(out)), shift(static_cast<size_t>(out));
+  std::vector<int64_t> bias(static_cast<size_t>(out));
+  std::vector<QuantizedMultiplier> q(static_cast<size_t>(out));
   for (int64_t c = 0; c < out; ++c) {
     // sum((x - zx) * w) + b = sum(x * w) + (b - zx * sum(w)), in wrapping int32 as the reference.
     uint32_t folded = has_bias ? static_cast<uint32_t>(m.tensor(op.inputs[2]).ints[static_cast<size_t>(c)]) : 0u;
@@ -63,10 +64,8 @@ void emit_dense(EmitContext& ctx, const Op& op, const std::string& fn) {
       folded -= static_cast<uint32_t>(xq.zero_point) * static_cast<uint32_t>(wt.ints[static_cast<size_t>(c * in + i)]);
     }
     bias[static_cast<size_t>(c)] = static_cast<int32_t>(folded);
-    const QuantizedMultiplier q = requant_multiplier(
+    q[static_cast<size_t>(c)] = requant_multiplier(
         xq.scale, wt.quant.scale[per_channel ? static_cast<size_t>(c) : 0], yq.scale, per_channel);
-    mult[static_cast<size_t>(c)] = q.multiplier;
-    shift[static_cast<size_t>(c)] = q.shift;
   }
   const std::string base = op.name;
   const std::string w_id = int_array(ctx, base + "_weights", "int8_t", 1, w, out,
@@ -75,21 +74,14 @@ void emit_dense(EmitContext& ctx, const Op& op, const std::string& fn) {
   const std::string b_id = int_array(ctx, base + "_bias", "int32_t", 4, bias, 0,
       fmt::format("{} bias with the input zero point ({}) folded in: b - zx * sum(w[o])",
                   op.name, xq.zero_point));
-  const std::string m_id = int_array(ctx, base + "_multiplier", "int32_t", 4, mult, 0,
-      fmt::format("{} requantization: in_scale * w_scale[o] / out_scale = multiplier[o] * "
-                  "2^(shift[o] - 31)", op.name));
-  const std::string s_id = int_array(ctx, base + "_shift", "int8_t", 1, shift, 0,
-                                     fmt::format("{} requantization shifts", op.name));
-  ctx.needs_requantize = true;
+  const RequantArrays rq = requant_arrays(ctx, base, q);
   ctx.src.linef("// {}: int8 dense {} -> {}, activation {}. {} MACs.", op.name, in, out,
                 act_name(act), out * in);
   ctx.src.linef("// x: ({}) scale {} zero point {}  w: ({}, {})  y: ({}) scale {} zero point {}",
                 in, xq.scale, xq.zero_point, out, in, out, yq.scale, yq.zero_point);
-  const std::string epilogue = fmt::format("output_int8({{acc}}, {}[{{o}}], {}[{{o}}], {}, {}, {})",
-                                           m_id, s_id, yq.zero_point, range.min, range.max);
   auto store = [&](const std::string& acc, const std::string& o) {
-    return fmt::format("y[{}] = ", o) + fmt::format(fmt::runtime(epilogue), fmt::arg("acc", acc),
-                                                     fmt::arg("o", o)) + ";";
+    return fmt::format("y[{}] = {};", o,
+                       requant_call(rq, acc, o, yq.zero_point, range.min, range.max));
   };
   const int64_t groups = in / 4;
   if (!ctx.target.dsp || in < 8) {  // portable; a short row is not worth unpacking
@@ -256,6 +248,45 @@ std::string int_array(EmitContext& ctx, const std::string& name, const char* typ
   return id;
 }
 
+RequantArrays requant_arrays(EmitContext& ctx, const std::string& name,
+                             const std::vector<QuantizedMultiplier>& q) {
+  bool hi = true;
+  std::vector<int64_t> mult, rounding, shift;
+  for (const QuantizedMultiplier& v : q) {
+    hi = hi && v.multiplier >= 0 && v.shift <= -1 && v.shift >= -31;
+    mult.push_back(v.multiplier);
+  }
+  for (const QuantizedMultiplier& v : q) {
+    if (hi) rounding.push_back(int64_t{1} << (-v.shift - 1));
+    shift.push_back(hi ? -v.shift - 1 : v.shift);
+  }
+  ctx.needs_requantize = true;
+  RequantArrays r;
+  r.multiplier = int_array(ctx, name + "_multiplier", "int32_t", 4, mult, 0,
+      fmt::format("{} requantization: in_scale * w_scale[o] / out_scale = multiplier[o] * "
+                  "2^(shift - 31)", name));
+  if (hi) {
+    r.rounding = int_array(ctx, name + "_rounding", "int32_t", 4, rounding, 0,
+        fmt::format("{} requantization rounding: 2^(-shift - 1) (output_int8_hi)", name));
+    r.shift = int_array(ctx, name + "_shift", "int8_t", 1, shift, 0,
+        fmt::format("{} requantization: -shift - 1 (output_int8_hi)", name));
+  } else {
+    r.shift = int_array(ctx, name + "_shift", "int8_t", 1, shift, 0,
+                        fmt::format("{} requantization shifts", name));
+  }
+  return r;
+}
+
+std::string requant_call(const RequantArrays& r, const std::string& acc, const std::string& index,
+                         int32_t zero_point, int32_t lo, int32_t hi) {
+  if (r.rounding.empty()) {
+    return fmt::format("output_int8({}, {}[{}], {}[{}], {}, {}, {})", acc, r.multiplier, index,
+                       r.shift, index, zero_point, lo, hi);
+  }
+  return fmt::format("output_int8_hi({}, {}[{}], {}[{}], {}[{}], {}, {}, {})", acc, r.multiplier,
+                     index, r.rounding, index, r.shift, index, zero_point, lo, hi);
+}
+
 int64_t int8_scratch_bytes(const Target& target, const Model& m, const Op& op) {
   return dsp_conv_scratch_bytes(target, m, op);
 }
@@ -330,6 +361,32 @@ static inline int8_t output_int8(int32_t acc, int32_t multiplier, int shift, int
   int32_t v = requantize(acc, multiplier, shift) + zero_point;
   v = v < lo ? lo : v;
   v = v > hi ? hi : v;
+  return static_cast<int8_t>(v);
+}
+
+// output_int8 for a right shift e = -shift in [1, 31], in one 64-bit multiply-accumulate.
+// requantize rounds twice: t = floor((x m + 2^30) / 2^31), then t / 2^e halves away from zero,
+// i.e. floor((t + 2^(e-1) - [t < 0]) / 2^e). Nested floor divisions by powers of 2 compose, so
+// the result is floor((x m + 2^30 + (2^(e-1) - [t < 0]) 2^31) / 2^(31+e)); [t < 0] may be
+// replaced by [x < 0] (m >= 0: they differ only where t = 0, and then both give 0). Called
+// with rounding = 2^(e-1) and shift_hi = e - 1 (the division keeps the high word, shifted).
+// Proved equal to output_int8 on the host (tests/unit/emit/requant_hi_test.cpp).
+static inline int8_t output_int8_hi(int32_t acc, int32_t multiplier, int32_t rounding,
+                                    int shift_hi, int32_t zero_point, int32_t lo, int32_t hi) {
+  const int32_t units = rounding - static_cast<int32_t>(static_cast<uint32_t>(acc) >> 31);
+  // units * 2^31 + 2^30, its high and low words built apart (units * 2^31 has no carry into 2^30).
+  const uint32_t nudge_hi = static_cast<uint32_t>(units >> 1);
+  const uint32_t nudge_lo = (static_cast<uint32_t>(units) << 31) | 0x40000000u;
+  const int64_t nudge = static_cast<int64_t>((static_cast<uint64_t>(nudge_hi) << 32) | nudge_lo);
+  const int64_t sum = nudge + static_cast<int64_t>(acc) * multiplier;
+  int32_t v = (static_cast<int32_t>(sum >> 32) >> shift_hi) + zero_point;
+#if defined(__ARM_FEATURE_SAT)
+  __asm__("ssat %0, #8, %1" : "=r"(v) : "r"(v));  // to [-128, 127] in one instruction
+#else
+  v = v < -128 ? -128 : v > 127 ? 127 : v;
+#endif
+  if (lo > -128) v = v < lo ? lo : v;  // the activation's range within int8
+  if (hi < 127) v = v > hi ? hi : v;
   return static_cast<int8_t>(v);
 }
 )";

@@ -188,23 +188,14 @@ void emit_depthwise_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
   const TensorQuant xq = activation_quant(op, xt), yq = activation_quant(op, m.tensor(op.outputs[0]));
   const auto q = conv_multipliers(op, wt, bt, c_n, xq, yq);
   const ActivationRange range = fused_range_int8(op, yq);
-  std::vector<int64_t> w(wt.ints.begin(), wt.ints.end()), mult, shift;
+  std::vector<int64_t> w(wt.ints.begin(), wt.ints.end());
   std::vector<int64_t> bias(bt.ints.begin(), bt.ints.end());
-  for (const QuantizedMultiplier& v : q) {
-    mult.push_back(v.multiplier);
-    shift.push_back(v.shift);
-  }
   const std::string w_id = int_array(ctx, op.name + "_weights", "int8_t", 1, w, taps,
       fmt::format("{}: ({} x {}, {}) int8, symmetric per {}: one row of channels per tap",
                   wt.name, g.k_h, g.k_w, c_n, wt.quant.scale.size() > 1 ? "channel" : "tensor"));
   const std::string b_id = int_array(ctx, op.name + "_bias", "int32_t", 4, bias, 0,
                                      fmt::format("{} bias", op.name));
-  const std::string m_id = int_array(ctx, op.name + "_multiplier", "int32_t", 4, mult, 0,
-      fmt::format("{} requantization: in_scale * w_scale[c] / out_scale = multiplier[c] * "
-                  "2^(shift[c] - 31)", op.name));
-  const std::string s_id = int_array(ctx, op.name + "_shift", "int8_t", 1, shift, 0,
-                                     fmt::format("{} requantization shifts", op.name));
-  ctx.needs_requantize = true;
+  const RequantArrays rq = requant_arrays(ctx, op.name, q);
   ctx.needs_dsp = true;
   CodeWriter& src = ctx.src;
   src.linef("// {}: int8 depthwise_conv2d {}, {} -> {}, activation {}. {} MACs.", op.name,
@@ -258,8 +249,8 @@ void emit_depthwise_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
       src.close();
     }
     for (int r = 0; r < 4; ++r) {
-      src.linef("y[c + {0}] = output_int8(acc{0}, {1}[c + {0}], {2}[c + {0}], {3}, {4}, {5});", r,
-                m_id, s_id, yq.zero_point, range.min, range.max);
+      src.linef("y[c + {}] = {};", r, requant_call(rq, fmt::format("acc{}", r),
+                fmt::format("c + {}", r), yq.zero_point, range.min, range.max));
     }
     src.close();
   };
@@ -309,7 +300,7 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
   const ActivationRange range = fused_range_int8(op, yq);
   const int64_t f_n = s.filters, k_n = s.taps, kp = s.padded;
   // Filter f's taps in (ky, kx, c) order, padded with zeros.
-  std::vector<int64_t> w(static_cast<size_t>(f_n * kp), 0), mult, shift;
+  std::vector<int64_t> w(static_cast<size_t>(f_n * kp), 0);
   std::vector<int64_t> bias(bt.ints.begin(), bt.ints.end());
   for (int64_t f = 0; f < f_n; ++f) {
     for (int64_t k = 0; k < k_n; ++k) {
@@ -318,8 +309,6 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
       w[static_cast<size_t>(f * kp + at)] =
           wt.ints[static_cast<size_t>(s.depthwise ? k * f_n + f : f * k_n + k)];
     }
-    mult.push_back(q[static_cast<size_t>(f)].multiplier);
-    shift.push_back(q[static_cast<size_t>(f)].shift);
   }
   const std::string w_id = int_array(ctx, op.name + "_weights", "int8_t", 1, w, f_n,
       fmt::format("{}: {} int8, symmetric per {}; one row of {} taps (ky, kx, c) per {}{}",
@@ -329,12 +318,7 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
           (s.sx_order ? std::string() : "; each group of 4 stored as w0, w2, w1, w3"));
   const std::string b_id = int_array(ctx, op.name + "_bias", "int32_t", 4, bias, 0,
                                      fmt::format("{} bias", op.name));
-  const std::string m_id = int_array(ctx, op.name + "_multiplier", "int32_t", 4, mult, 0,
-      fmt::format("{} requantization: in_scale * w_scale[o] / out_scale = multiplier[o] * "
-                  "2^(shift[o] - 31)", op.name));
-  const std::string s_id = int_array(ctx, op.name + "_shift", "int8_t", 1, shift, 0,
-                                     fmt::format("{} requantization shifts", op.name));
-  ctx.needs_requantize = true;
+  const RequantArrays rq = requant_arrays(ctx, op.name, q);
   ctx.needs_dsp = true;
   const std::string im2col = unique_identifier(fn + "_im2col", &ctx.ids);
   emit_im2col(ctx, s, xq.zero_point, im2col);
@@ -383,9 +367,9 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
     for (int64_t i = 0; i < nf; ++i) {
       const std::string o = plus(f, std::to_string(i));
       for (int64_t p = 0; p < np; ++p) {
-        src.linef("y[{}] = output_int8(acc{}{}, {}[{}], {}[{}], {}, {}, {});",
-                  p == 0 ? o : plus(std::to_string(p * f_n), o), i, p, m_id, o,
-                  s_id, o, yq.zero_point, range.min, range.max);
+        src.linef("y[{}] = {};", p == 0 ? o : plus(std::to_string(p * f_n), o),
+                  requant_call(rq, fmt::format("acc{}{}", i, p), o, yq.zero_point, range.min,
+                               range.max));
       }
     }
   };
