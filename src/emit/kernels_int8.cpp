@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "emit/emit_internal.h"
+#include "emit/window_code.h"
 #include "layers/activation_fn.h"
 #include "layers/layer_util.h"
 #include "tinyc/error.h"
@@ -20,8 +21,8 @@ namespace tinyc {
 namespace {
 
 // Rows of the DSP dense kernel that share each unpacked input word. Measured on fashion_mlp
-// (cortex-m4, -O2): 3 rows 1.80, 4 rows 1.67, 5 rows 1.75, 6 rows 1.84 instructions per MAC
-// (GCC spills beyond 4).
+// (cortex-m4, -O2, interleaved word layout): 4 rows 1.53, 5 rows 1.64, 6 rows 1.70
+// instructions per MAC (GCC spills beyond 4).
 constexpr int kDenseRows = 4;
 
 struct ActQuant {
@@ -68,9 +69,42 @@ void emit_dense(EmitContext& ctx, const Op& op, const std::string& fn) {
         xq.scale, wt.quant.scale[per_channel ? static_cast<size_t>(c) : 0], yq.scale, per_channel);
   }
   const std::string base = op.name;
-  const std::string w_id = int_array(ctx, base + "_weights", "int8_t", 1, w, out,
-      fmt::format("{}: ({}, {}) int8, symmetric {}, {} bytes", wt.name, out, in,
-                  per_channel ? "per output channel" : "per tensor", out * in));
+  const int64_t groups = in / 4, tail = in % 4;
+  const bool dsp = ctx.target.dsp && in >= 8;  // a short row is not worth unpacking
+  const std::string w_desc = fmt::format("{}: ({}, {}) int8, symmetric {}", wt.name, out, in,
+                                         per_channel ? "per output channel" : "per tensor");
+  std::string w_id, t_id;
+  if (!dsp) {
+    w_id = int_array(ctx, base + "_weights", "int8_t", 1, w, out,
+                     fmt::format("{}, {} bytes", w_desc, out * in));
+  } else {
+    // Words of 4 weights (little-endian), the kDenseRows rows of a block interleaved group
+    // by group: block at o (rows o..o+R-1) holds group k of row r at word o * groups + k * R + r,
+    // so one pointer walks the block with word loads the compiler may pair (LDRD).
+    std::vector<int64_t> words(static_cast<size_t>(out * groups)), rest;
+    for (int64_t o0 = 0; o0 < out; o0 += kDenseRows) {
+      const int64_t rows = std::min<int64_t>(kDenseRows, out - o0);
+      for (int64_t k = 0; k < groups; ++k) {
+        for (int64_t r = 0; r < rows; ++r) {
+          uint32_t v = 0;
+          for (int b = 0; b < 4; ++b) {
+            v |= (static_cast<uint32_t>(w[static_cast<size_t>((o0 + r) * in + 4 * k + b)]) & 0xffu) << (8 * b);
+          }
+          words[static_cast<size_t>(o0 * groups + k * rows + r)] = static_cast<int32_t>(v);
+        }
+      }
+    }
+    w_id = int_array(ctx, base + "_weights", "int32_t", 4, words, 0,
+        fmt::format("{}, as words of 4 (little-endian), blocks of {} rows interleaved per group",
+                    w_desc, kDenseRows));
+    if (tail > 0) {
+      for (int64_t o = 0; o < out; ++o) {
+        for (int64_t i = 0; i < tail; ++i) rest.push_back(w[static_cast<size_t>(o * in + 4 * groups + i)]);
+      }
+      t_id = int_array(ctx, base + "_weights_tail", "int8_t", 1, rest, out,
+                       fmt::format("{}: the last {} inputs' weights of each row", wt.name, tail));
+    }
+  }
   const std::string b_id = int_array(ctx, base + "_bias", "int32_t", 4, bias, 0,
       fmt::format("{} bias with the input zero point ({}) folded in: b - zx * sum(w[o])",
                   op.name, xq.zero_point));
@@ -83,8 +117,7 @@ void emit_dense(EmitContext& ctx, const Op& op, const std::string& fn) {
     return fmt::format("y[{}] = {};", o,
                        requant_call(rq, acc, o, yq.zero_point, range.min, range.max));
   };
-  const int64_t groups = in / 4;
-  if (!ctx.target.dsp || in < 8) {  // portable; a short row is not worth unpacking
+  if (!dsp) {  // portable
     ctx.src.open(fmt::format("static void {}(const int8_t* x, int8_t* y)", fn));
     ctx.src.open(fmt::format("for (int o = 0; o < {}; ++o)", out));
     ctx.src.linef("const int8_t* w = {}[o];", w_id);
@@ -102,28 +135,27 @@ void emit_dense(EmitContext& ctx, const Op& op, const std::string& fn) {
   ctx.needs_dsp = true;
   ctx.src.linef("// DSP kernel: {} rows at a time share each unpacked word of x.", kDenseRows);
   ctx.src.open(fmt::format("static void {}(const int8_t* x, int8_t* y)", fn));
-  // One pointer walks row o; rows o + 1.. are at constant offsets (in, 2 * in, ...), which
-  // Thumb-2 loads encode as immediates: no registers spent on row pointers.
+  // One pointer walks the block's interleaved words: its rows' words of a group are adjacent,
+  // loaded in pairs (LDRD), and the input pointer is the loop counter.
   auto rows_block = [&](int rows, const std::string& o) {
     for (int r = 0; r < rows; ++r) ctx.src.linef("int32_t acc{} = {}[{} + {}];", r, b_id, o, r);
-    ctx.src.linef("const int8_t* w = {}[{}];", w_id, o);
+    ctx.src.linef("const int32_t* w = {} + {};", w_id, times(o, groups));
     // One group of 4 inputs per iteration: unrolling further makes GCC hoist the loads and
     // spill the accumulators (measured on cortex-m4).
-    ctx.src.open(fmt::format("for (int k = 0; k < {}; ++k, w += 4)", groups));
-    ctx.src.line("const int32_t x_word = read_s8x4(x + 4 * k);");
-    ctx.src.line("const int32_t x_even = __sxtb16(x_word);     // x[4k], x[4k + 2]");
-    ctx.src.line("const int32_t x_odd = sxtb16_ror8(x_word);   // x[4k + 1], x[4k + 3]");
+    ctx.src.open(fmt::format("for (const int8_t* xp = x; xp != x + {}; xp += 4, w += {})",
+                             4 * groups, rows));
+    ctx.src.line("const int32_t x_word = read_s8x4(xp);");
+    ctx.src.line("const int32_t x_even = __sxtb16(x_word);     // xp[0], xp[2]");
+    ctx.src.line("const int32_t x_odd = sxtb16_ror8(x_word);   // xp[1], xp[3]");
     for (int r = 0; r < rows; ++r) {
-      ctx.src.linef("const int32_t w{}_word = read_s8x4(w{});", r,
-                    r == 0 ? std::string() : fmt::format(" + {}", r * in));
-      ctx.src.linef("acc{0} = __smlad(__sxtb16(w{0}_word), x_even, acc{0});", r);
-      ctx.src.linef("acc{0} = __smlad(sxtb16_ror8(w{0}_word), x_odd, acc{0});", r);
+      ctx.src.linef("acc{0} = __smlad(__sxtb16(w[{0}]), x_even, acc{0});", r);
+      ctx.src.linef("acc{0} = __smlad(sxtb16_ror8(w[{0}]), x_odd, acc{0});", r);
     }
     ctx.src.close();
-    if (in % 4 != 0) {
-      ctx.src.open(fmt::format("for (int i = 0; i < {}; ++i)", in % 4));
+    if (tail > 0) {
+      ctx.src.open(fmt::format("for (int i = 0; i < {}; ++i)", tail));
       for (int r = 0; r < rows; ++r) {
-        ctx.src.linef("acc{} += w[{}i] * x[{} + i];", r, r == 0 ? "" : fmt::format("{} + ", r * in),
+        ctx.src.linef("acc{} += {}[{}][i] * x[{} + i];", r, t_id, plus(o, std::to_string(r)),
                       groups * 4);
       }
       ctx.src.close();
