@@ -10,6 +10,7 @@
 #include "emit/code_writer.h"
 #include "layers/activation_fn.h"
 #include "tinyc/model.h"
+#include "tinyc/quant_math.h"
 #include "tinyc/target.h"
 
 namespace tinyc {
@@ -93,6 +94,17 @@ void emit_lstm_kernel(EmitContext& ctx, const Op& op, const std::string& fn, boo
 // svdf (kernels_recurrent.cpp): `void fn(const T* x, T* y, S* state)` (S: float; int8_t for an
 // int8 state; int32_t holding an int16 state).
 void emit_svdf_kernel(EmitContext& ctx, const Op& op, const std::string& fn, bool int8);
+// A layer's per-channel requantization constants as arrays (named from `name`), and the
+// epilogue call that uses them: output_int8_hi (one 64-bit multiply-accumulate) where every
+// multiplier is >= 0 and every shift in [-31, -2], else output_int8.
+struct RequantArrays {
+  std::string multiplier, rounding, shift;  // identifiers; rounding empty for output_int8
+};
+RequantArrays requant_arrays(EmitContext& ctx, const std::string& name,
+                             const std::vector<QuantizedMultiplier>& q);
+// `output_int8...(acc, ...[index], ...)` clamped to [lo, hi].
+std::string requant_call(const RequantArrays& r, const std::string& acc, const std::string& index,
+                         int32_t zero_point, int32_t lo, int32_t hi);
 // The static fixed-point helper functions the int8 kernels call (empty when none is needed).
 std::string int8_helpers(bool requantize, bool softmax, bool dsp);
 

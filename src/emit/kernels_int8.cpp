@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "emit/emit_internal.h"
+#include "emit/window_code.h"
 #include "layers/activation_fn.h"
 #include "layers/layer_util.h"
 #include "tinyc/error.h"
@@ -21,8 +22,8 @@ namespace tinyc {
 namespace {
 
 // Rows of the DSP dense kernel that share each unpacked input word. Measured on fashion_mlp
-// (cortex-m4, -O2): 3 rows 1.80, 4 rows 1.67, 5 rows 1.75, 6 rows 1.84 instructions per MAC
-// (GCC spills beyond 4).
+// (cortex-m4, -O2, interleaved word layout): 4 rows 1.53, 5 rows 1.64, 6 rows 1.70
+// instructions per MAC (GCC spills beyond 4).
 constexpr int kDenseRows = 4;
 
 struct ActQuant {
@@ -56,7 +57,8 @@ void emit_dense(EmitContext& ctx, const Op& op, const std::string& fn) {
           : act == ActKind::kRelu6 ? FusedActivation::kRelu6 : FusedActivation::kNone,
       yq.scale, yq.zero_point);
   std::vector<int64_t> w(wt.ints.begin(), wt.ints.end());
-  std::vector<int64_t> bias(static_cast<size_t>(out)), mult(static_cast<size_t>(out)), shift(static_cast<size_t>(out));
+  std::vector<int64_t> bias(static_cast<size_t>(out));
+  std::vector<QuantizedMultiplier> q(static_cast<size_t>(out));
   for (int64_t c = 0; c < out; ++c) {
     // sum((x - zx) * w) + b = sum(x * w) + (b - zx * sum(w)), in wrapping int32 as the reference.
     uint32_t folded = has_bias ? static_cast<uint32_t>(m.tensor(op.inputs[2]).ints[static_cast<size_t>(c)]) : 0u;
@@ -64,36 +66,59 @@ void emit_dense(EmitContext& ctx, const Op& op, const std::string& fn) {
       folded -= static_cast<uint32_t>(xq.zero_point) * static_cast<uint32_t>(wt.ints[static_cast<size_t>(c * in + i)]);
     }
     bias[static_cast<size_t>(c)] = static_cast<int32_t>(folded);
-    const QuantizedMultiplier q = requant_multiplier(
+    q[static_cast<size_t>(c)] = requant_multiplier(
         xq.scale, wt.quant.scale[per_channel ? static_cast<size_t>(c) : 0], yq.scale, per_channel);
-    mult[static_cast<size_t>(c)] = q.multiplier;
-    shift[static_cast<size_t>(c)] = q.shift;
   }
   const std::string base = op.name;
-  const std::string w_id = int_array(ctx, base + "_weights", "int8_t", 1, w, out,
-      fmt::format("{}: ({}, {}) int8, symmetric {}, {} bytes", wt.name, out, in,
-                  per_channel ? "per output channel" : "per tensor", out * in));
+  const int64_t groups = in / 4, tail = in % 4;
+  const bool dsp = ctx.target.dsp && in >= 8;  // a short row is not worth unpacking
+  const std::string w_desc = fmt::format("{}: ({}, {}) int8, symmetric {}", wt.name, out, in,
+                                         per_channel ? "per output channel" : "per tensor");
+  std::string w_id, t_id;
+  if (!dsp) {
+    w_id = int_array(ctx, base + "_weights", "int8_t", 1, w, out,
+                     fmt::format("{}, {} bytes", w_desc, out * in));
+  } else {
+    // Words of 4 weights (little-endian), the kDenseRows rows of a block interleaved group
+    // by group: block at o (rows o..o+R-1) holds group k of row r at word o * groups + k * R + r,
+    // so one pointer walks the block with word loads the compiler may pair (LDRD).
+    std::vector<int64_t> words(static_cast<size_t>(out * groups)), rest;
+    for (int64_t o0 = 0; o0 < out; o0 += kDenseRows) {
+      const int64_t rows = std::min<int64_t>(kDenseRows, out - o0);
+      for (int64_t k = 0; k < groups; ++k) {
+        for (int64_t r = 0; r < rows; ++r) {
+          uint32_t v = 0;
+          for (int b = 0; b < 4; ++b) {
+            v |= (static_cast<uint32_t>(w[static_cast<size_t>((o0 + r) * in + 4 * k + b)]) & 0xffu) << (8 * b);
+          }
+          words[static_cast<size_t>(o0 * groups + k * rows + r)] = static_cast<int32_t>(v);
+        }
+      }
+    }
+    w_id = int_array(ctx, base + "_weights", "int32_t", 4, words, 0,
+        fmt::format("{}, as words of 4 (little-endian), blocks of {} rows interleaved per group",
+                    w_desc, kDenseRows));
+    if (tail > 0) {
+      for (int64_t o = 0; o < out; ++o) {
+        for (int64_t i = 0; i < tail; ++i) rest.push_back(w[static_cast<size_t>(o * in + 4 * groups + i)]);
+      }
+      t_id = int_array(ctx, base + "_weights_tail", "int8_t", 1, rest, out,
+                       fmt::format("{}: the last {} inputs' weights of each row", wt.name, tail));
+    }
+  }
   const std::string b_id = int_array(ctx, base + "_bias", "int32_t", 4, bias, 0,
       fmt::format("{} bias with the input zero point ({}) folded in: b - zx * sum(w[o])",
                   op.name, xq.zero_point));
-  const std::string m_id = int_array(ctx, base + "_multiplier", "int32_t", 4, mult, 0,
-      fmt::format("{} requantization: in_scale * w_scale[o] / out_scale = multiplier[o] * "
-                  "2^(shift[o] - 31)", op.name));
-  const std::string s_id = int_array(ctx, base + "_shift", "int8_t", 1, shift, 0,
-                                     fmt::format("{} requantization shifts", op.name));
-  ctx.needs_requantize = true;
+  const RequantArrays rq = requant_arrays(ctx, base, q);
   ctx.src.linef("// {}: int8 dense {} -> {}, activation {}. {} MACs.", op.name, in, out,
                 act_name(act), out * in);
   ctx.src.linef("// x: ({}) scale {} zero point {}  w: ({}, {})  y: ({}) scale {} zero point {}",
                 in, xq.scale, xq.zero_point, out, in, out, yq.scale, yq.zero_point);
-  const std::string epilogue = fmt::format("output_int8({{acc}}, {}[{{o}}], {}[{{o}}], {}, {}, {})",
-                                           m_id, s_id, yq.zero_point, range.min, range.max);
   auto store = [&](const std::string& acc, const std::string& o) {
-    return fmt::format("y[{}] = ", o) + fmt::format(fmt::runtime(epilogue), fmt::arg("acc", acc),
-                                                     fmt::arg("o", o)) + ";";
+    return fmt::format("y[{}] = {};", o,
+                       requant_call(rq, acc, o, yq.zero_point, range.min, range.max));
   };
-  const int64_t groups = in / 4;
-  if (!ctx.target.dsp || in < 8) {  // portable; a short row is not worth unpacking
+  if (!dsp) {  // portable
     ctx.src.open(fmt::format("static void {}(const int8_t* x, int8_t* y)", fn));
     ctx.src.open(fmt::format("for (int o = 0; o < {}; ++o)", out));
     ctx.src.linef("const int8_t* w = {}[o];", w_id);
@@ -111,28 +136,27 @@ void emit_dense(EmitContext& ctx, const Op& op, const std::string& fn) {
   ctx.needs_dsp = true;
   ctx.src.linef("// DSP kernel: {} rows at a time share each unpacked word of x.", kDenseRows);
   ctx.src.open(fmt::format("static void {}(const int8_t* x, int8_t* y)", fn));
-  // One pointer walks row o; rows o + 1.. are at constant offsets (in, 2 * in, ...), which
-  // Thumb-2 loads encode as immediates: no registers spent on row pointers.
+  // One pointer walks the block's interleaved words: its rows' words of a group are adjacent,
+  // loaded in pairs (LDRD), and the input pointer is the loop counter.
   auto rows_block = [&](int rows, const std::string& o) {
     for (int r = 0; r < rows; ++r) ctx.src.linef("int32_t acc{} = {}[{} + {}];", r, b_id, o, r);
-    ctx.src.linef("const int8_t* w = {}[{}];", w_id, o);
+    ctx.src.linef("const int32_t* w = {} + {};", w_id, times(o, groups));
     // One group of 4 inputs per iteration: unrolling further makes GCC hoist the loads and
     // spill the accumulators (measured on cortex-m4).
-    ctx.src.open(fmt::format("for (int k = 0; k < {}; ++k, w += 4)", groups));
-    ctx.src.line("const int32_t x_word = read_s8x4(x + 4 * k);");
-    ctx.src.line("const int32_t x_even = __sxtb16(x_word);     // x[4k], x[4k + 2]");
-    ctx.src.line("const int32_t x_odd = sxtb16_ror8(x_word);   // x[4k + 1], x[4k + 3]");
+    ctx.src.open(fmt::format("for (const int8_t* xp = x; xp != x + {}; xp += 4, w += {})",
+                             4 * groups, rows));
+    ctx.src.line("const int32_t x_word = read_s8x4(xp);");
+    ctx.src.line("const int32_t x_even = __sxtb16(x_word);     // xp[0], xp[2]");
+    ctx.src.line("const int32_t x_odd = sxtb16_ror8(x_word);   // xp[1], xp[3]");
     for (int r = 0; r < rows; ++r) {
-      ctx.src.linef("const int32_t w{}_word = read_s8x4(w{});", r,
-                    r == 0 ? std::string() : fmt::format(" + {}", r * in));
-      ctx.src.linef("acc{0} = __smlad(__sxtb16(w{0}_word), x_even, acc{0});", r);
-      ctx.src.linef("acc{0} = __smlad(sxtb16_ror8(w{0}_word), x_odd, acc{0});", r);
+      ctx.src.linef("acc{0} = __smlad(__sxtb16(w[{0}]), x_even, acc{0});", r);
+      ctx.src.linef("acc{0} = __smlad(sxtb16_ror8(w[{0}]), x_odd, acc{0});", r);
     }
     ctx.src.close();
-    if (in % 4 != 0) {
-      ctx.src.open(fmt::format("for (int i = 0; i < {}; ++i)", in % 4));
+    if (tail > 0) {
+      ctx.src.open(fmt::format("for (int i = 0; i < {}; ++i)", tail));
       for (int r = 0; r < rows; ++r) {
-        ctx.src.linef("acc{} += w[{}i] * x[{} + i];", r, r == 0 ? "" : fmt::format("{} + ", r * in),
+        ctx.src.linef("acc{} += {}[{}][i] * x[{} + i];", r, t_id, plus(o, std::to_string(r)),
                       groups * 4);
       }
       ctx.src.close();
@@ -270,6 +294,45 @@ std::string int_array(EmitContext& ctx, const std::string& name, const char* typ
   return id;
 }
 
+RequantArrays requant_arrays(EmitContext& ctx, const std::string& name,
+                             const std::vector<QuantizedMultiplier>& q) {
+  bool hi = true;
+  std::vector<int64_t> mult, rounding, shift;
+  for (const QuantizedMultiplier& v : q) {
+    hi = hi && v.multiplier >= 0 && v.shift <= -1 && v.shift >= -31;
+    mult.push_back(v.multiplier);
+  }
+  for (const QuantizedMultiplier& v : q) {
+    if (hi) rounding.push_back(int64_t{1} << (-v.shift - 1));
+    shift.push_back(hi ? -v.shift - 1 : v.shift);
+  }
+  ctx.needs_requantize = true;
+  RequantArrays r;
+  r.multiplier = int_array(ctx, name + "_multiplier", "int32_t", 4, mult, 0,
+      fmt::format("{} requantization: in_scale * w_scale[o] / out_scale = multiplier[o] * "
+                  "2^(shift - 31)", name));
+  if (hi) {
+    r.rounding = int_array(ctx, name + "_rounding", "int32_t", 4, rounding, 0,
+        fmt::format("{} requantization rounding: 2^(-shift - 1) (output_int8_hi)", name));
+    r.shift = int_array(ctx, name + "_shift", "int8_t", 1, shift, 0,
+        fmt::format("{} requantization: -shift - 1 (output_int8_hi)", name));
+  } else {
+    r.shift = int_array(ctx, name + "_shift", "int8_t", 1, shift, 0,
+                        fmt::format("{} requantization shifts", name));
+  }
+  return r;
+}
+
+std::string requant_call(const RequantArrays& r, const std::string& acc, const std::string& index,
+                         int32_t zero_point, int32_t lo, int32_t hi) {
+  if (r.rounding.empty()) {
+    return fmt::format("output_int8({}, {}[{}], {}[{}], {}, {}, {})", acc, r.multiplier, index,
+                       r.shift, index, zero_point, lo, hi);
+  }
+  return fmt::format("output_int8_hi({}, {}[{}], {}[{}], {}[{}], {}, {}, {})", acc, r.multiplier,
+                     index, r.rounding, index, r.shift, index, zero_point, lo, hi);
+}
+
 int64_t int8_scratch_bytes(const Target& target, const Model& m, const Op& op) {
   return dsp_conv_scratch_bytes(target, m, op);
 }
@@ -344,6 +407,32 @@ static inline int8_t output_int8(int32_t acc, int32_t multiplier, int shift, int
   int32_t v = requantize(acc, multiplier, shift) + zero_point;
   v = v < lo ? lo : v;
   v = v > hi ? hi : v;
+  return static_cast<int8_t>(v);
+}
+
+// output_int8 for a right shift e = -shift in [1, 31], in one 64-bit multiply-accumulate.
+// requantize rounds twice: t = floor((x m + 2^30) / 2^31), then t / 2^e halves away from zero,
+// i.e. floor((t + 2^(e-1) - [t < 0]) / 2^e). Nested floor divisions by powers of 2 compose, so
+// the result is floor((x m + 2^30 + (2^(e-1) - [t < 0]) 2^31) / 2^(31+e)); [t < 0] may be
+// replaced by [x < 0] (m >= 0: they differ only where t = 0, and then both give 0). Called
+// with rounding = 2^(e-1) and shift_hi = e - 1 (the division keeps the high word, shifted).
+// Proved equal to output_int8 on the host (tests/unit/emit/requant_hi_test.cpp).
+static inline int8_t output_int8_hi(int32_t acc, int32_t multiplier, int32_t rounding,
+                                    int shift_hi, int32_t zero_point, int32_t lo, int32_t hi) {
+  const int32_t units = rounding - static_cast<int32_t>(static_cast<uint32_t>(acc) >> 31);
+  // units * 2^31 + 2^30, its high and low words built apart (units * 2^31 has no carry into 2^30).
+  const uint32_t nudge_hi = static_cast<uint32_t>(units >> 1);
+  const uint32_t nudge_lo = (static_cast<uint32_t>(units) << 31) | 0x40000000u;
+  const int64_t nudge = static_cast<int64_t>((static_cast<uint64_t>(nudge_hi) << 32) | nudge_lo);
+  const int64_t sum = nudge + static_cast<int64_t>(acc) * multiplier;
+  int32_t v = (static_cast<int32_t>(sum >> 32) >> shift_hi) + zero_point;
+#if defined(__ARM_FEATURE_SAT)
+  __asm__("ssat %0, #8, %1" : "=r"(v) : "r"(v));  // to [-128, 127] in one instruction
+#else
+  v = v < -128 ? -128 : v > 127 ? 127 : v;
+#endif
+  if (lo > -128) v = v < lo ? lo : v;  // the activation's range within int8
+  if (hi < 127) v = v > hi ? hi : v;
   return static_cast<int8_t>(v);
 }
 )";

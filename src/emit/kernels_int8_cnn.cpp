@@ -21,7 +21,8 @@ namespace tinyc {
 namespace {
 
 struct ConvConstants {
-  std::string w, b, mult, shift;  // array identifiers
+  std::string w, b;  // array identifiers
+  RequantArrays requant;
 };
 
 // Weights as [rows][cols], the bias (with the zero point folded in when `fold`), and the
@@ -33,8 +34,7 @@ ConvConstants conv_constants(EmitContext& ctx, const Op& op, int64_t rows, int64
   const Model& m = ctx.model;
   const Tensor& wt = m.tensor(op.inputs[1]);
   const Tensor& bt = m.tensor(op.inputs[2]);
-  std::vector<int64_t> w(wt.ints.begin(), wt.ints.end()), bias(static_cast<size_t>(channels)),
-      mult(static_cast<size_t>(channels)), shift(static_cast<size_t>(channels));
+  std::vector<int64_t> w(wt.ints.begin(), wt.ints.end()), bias(static_cast<size_t>(channels));
   for (int64_t o = 0; o < channels; ++o) {
     auto folded = static_cast<uint32_t>(bt.ints[static_cast<size_t>(o)]);
     if (fold) {
@@ -43,8 +43,6 @@ ConvConstants conv_constants(EmitContext& ctx, const Op& op, int64_t rows, int64
       }
     }
     bias[static_cast<size_t>(o)] = static_cast<int32_t>(folded);
-    mult[static_cast<size_t>(o)] = q[static_cast<size_t>(o)].multiplier;
-    shift[static_cast<size_t>(o)] = q[static_cast<size_t>(o)].shift;
   }
   ConvConstants c;
   c.w = int_array(ctx, op.name + "_weights", "int8_t", 1, w, rows,
@@ -54,19 +52,13 @@ ConvConstants conv_constants(EmitContext& ctx, const Op& op, int64_t rows, int64
                   fold ? fmt::format("{} bias with the input zero point ({}) folded in: b - zx * "
                                      "sum(w[o])", op.name, x_zero_point)
                        : fmt::format("{} bias", op.name));
-  c.mult = int_array(ctx, op.name + "_multiplier", "int32_t", 4, mult, 0,
-                     fmt::format("{} requantization: in_scale * w_scale[o] / out_scale = "
-                                 "multiplier[o] * 2^(shift[o] - 31)", op.name));
-  c.shift = int_array(ctx, op.name + "_shift", "int8_t", 1, shift, 0,
-                      fmt::format("{} requantization shifts", op.name));
-  ctx.needs_requantize = true;
+  c.requant = requant_arrays(ctx, op.name, q);
   return c;
 }
 
 std::string epilogue(const ConvConstants& c, const std::string& o, const TensorQuant& yq,
                      const ActivationRange& r) {
-  return fmt::format("output_int8(acc, {}[{}], {}[{}], {}, {}, {})", c.mult, o, c.shift, o,
-                     yq.zero_point, r.min, r.max);
+  return requant_call(c.requant, "acc", o, yq.zero_point, r.min, r.max);
 }
 
 // `x_value` with the input zero point subtracted when it is not folded into the bias.
