@@ -39,7 +39,10 @@ MODELS = {
     "fashion_mlp": {"data": "fashion", "epochs": None, "finetune": 2, "qat": 1},
     "fashion_cnn": {"data": "fashion", "epochs": None, "finetune": 1, "qat": 1},
 }
-SPARSITIES = [0.5, 0.75, 0.9]
+# tinyc compress's distillation defaults (include/tinyc/distill.h), then a comparison row.
+DEFAULT_T, DEFAULT_ALPHA = 1.0, 0.3
+DISTILL_SETTINGS = "%g:%g,2:0.3,4:0.5" % (DEFAULT_T, DEFAULT_ALPHA)
+SPARSITIES = [0.5, 0.75, 0.8, 0.9]
 STUDENT = {
     "name": "fashion_student", "input": [28, 28], "task": "classification",
     "preprocess": {"normalize": "scale", "factor": 1.0 / 255.0},
@@ -73,11 +76,13 @@ def parse_args(argv):
     p.add_argument("--seeds", default="0,1,2", help="distillation seeds (default 0,1,2)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-distill", action="store_true", help="skip the distillation runs")
-    p.add_argument("--temperatures", default="4,1",
-                   help="distillation temperatures, each a row (default 4,1; alpha 0.5)")
+    p.add_argument("--distill-settings", default=DISTILL_SETTINGS,
+                   help="distillation settings T:alpha, each a row (default %s: tinyc's "
+                        "defaults first)" % DISTILL_SETTINGS)
     p.add_argument("--reuse", metavar="JSONL",
                    help="take the per-model records from a previous run's stdout instead of "
-                        "re-running them (e.g. to redo only the distillation)")
+                        "re-running them (e.g. to redo only the distillation); with "
+                        "--no-distill its distillation records too")
     p.add_argument("--quick", action="store_true",
                    help="digits_mlp only, no distillation; BENCHMARKS.md only with --out")
     p.add_argument("--out", help="markdown file to update (default <repo>/BENCHMARKS.md)")
@@ -92,9 +97,12 @@ def parse_args(argv):
     except ValueError:
         p.error("--seeds: comma-separated integers expected")
     try:
-        a.temperatures = [float(t) for t in a.temperatures.split(",") if t.strip()]
+        a.settings = [tuple(float(v) for v in t.split(":")) for t in
+                      a.distill_settings.split(",") if t.strip()]
     except ValueError:
-        p.error("--temperatures: comma-separated numbers expected")
+        p.error("--distill-settings: comma-separated T:alpha pairs expected")
+    if any(len(st) != 2 for st in a.settings):
+        p.error("--distill-settings: comma-separated T:alpha pairs expected")
     if a.quick:
         a.models, a.no_distill = ["digits_mlp"], True
         if a.out is None:
@@ -131,7 +139,7 @@ def data_path(args, key):
 
 
 def size_of(j):
-    return {k: j[k] for k in ("params", "nonzero_params", "weights_bytes")}
+    return {k: j[k] for k in ("params", "nonzero_params", "weights_bytes", "macs")}
 
 
 def bench_model(run, name):
@@ -194,13 +202,14 @@ def bench_distill(run):
             continue
         rec = {"bench": "distill", "seed": seed, "teacher_accuracy": teacher_acc,
                "alone_accuracy": a["metrics"]["test"]["accuracy"], "distilled": {}}
-        for t in args.temperatures:
+        for t, alpha in args.settings:
             d, secs = run.tinyc("compress", teacher, "--data", args.fashion, "--student",
                                 student, "-o", os.path.join(run.tmp, "distilled.tinyc"),
-                                "--seed", seed, "--threads", args.threads, "--temperature", t)
+                                "--seed", seed, "--threads", args.threads, "--temperature", t,
+                                "--alpha", alpha)
             if d is None:
                 continue
-            rec["distilled"]["%g" % t] = d["after"]["metrics"]["accuracy"]
+            rec["distilled"]["T %g, alpha %g" % (t, alpha)] = d["after"]["metrics"]["accuracy"]
             rec["student_params"] = d["after"]["params"]
             rec["teacher_params"] = d["before"]["params"]
         out.append(run.emit(rec))
@@ -213,6 +222,28 @@ def fmt_acc(v):
 
 def med_range(values):
     return "%.4f [%.4f - %.4f]" % (statistics.median(values), min(values), max(values))
+
+
+def goal_lines(rows):
+    """The issue's pruning goals, checked on this model's rows: 80 % unstructured loses <= 1.0
+    point; 50 % structured loses <= 1.5 points and cuts parameters and MACs by >= 45 %."""
+    by_case = {r["case"]: r for r in rows}
+    base, out = rows[0], []
+    u = by_case.get("prune 80 %")
+    if u:
+        loss = 100 * (base["accuracy"] - u["accuracy"])
+        out.append("- Goal, 80 %% unstructured: %+.2f pt vs float (goal: loses <= 1.0): %s" % (
+            -loss, "met" if loss <= 1.0 else "NOT met"))
+    s = by_case.get("prune 50 % structured")
+    if s and base.get("macs") and s.get("macs") is not None:
+        loss = 100 * (base["accuracy"] - s["accuracy"])
+        cut_p = 100 * (1 - s["params"] / base["params"])
+        cut_m = 100 * (1 - s["macs"] / base["macs"])
+        ok = loss <= 1.5 and cut_p >= 45 and cut_m >= 45
+        out.append("- Goal, 50 %% structured: %+.2f pt vs float (goal: loses <= 1.5), cuts "
+                   "params %.1f %% and MACs %.1f %% (goal >= 45 %%): %s" % (
+                       -loss, cut_p, cut_m, "met" if ok else "NOT met"))
+    return out + [""] if out else []
 
 
 def render(args, records, started):
@@ -237,34 +268,56 @@ def render(args, records, started):
         lines += ["### %s" % name, "",
                   "Pruning fine-tunes %d epoch(s); QAT %d epoch(s)." % (cfg["finetune"],
                                                                         cfg["qat"]), "",
-                  "| case | test accuracy | vs float | params | nonzero params | weight bytes |",
-                  "|---|---|---|---|---|---|"]
-        base = rows[0]["accuracy"]
+                  "| case | test accuracy | vs float | params | nonzero params | weight bytes "
+                  "| MACs |",
+                  "|---|---|---|---|---|---|---|"]
+        base = rows[0]
         for r in rows:
-            lines.append("| %s | %.4f | %+.2f pt | %d | %d | %d |" % (
-                r["case"], r["accuracy"], 100 * (r["accuracy"] - base), r["params"],
-                r["nonzero_params"], r["weights_bytes"]))
+            lines.append("| %s | %.4f | %+.2f pt | %d | %d | %d | %s |" % (
+                r["case"], r["accuracy"], 100 * (r["accuracy"] - base["accuracy"]), r["params"],
+                r["nonzero_params"], r["weights_bytes"], r.get("macs", "-")))
         lines.append("")
+        if name == "fashion_mlp":  # the model the issue's pruning goals name
+            lines += goal_lines(rows)
     dist = [r for r in records if r["bench"] == "distill"]
     if dist:
         lines += ["### Distillation", "",
                   "Student 784-32-10 (flatten, dense 32 relu, dense 10; Adam 0.001, batch 32, "
                   "5 epochs) trained alone (`tinyc train`) vs distilled (`tinyc compress "
-                  "models/fashion_tiny.tinyc --student ... --temperature T`, alpha 0.5) from the "
+                  "models/fashion_tiny.tinyc --student ... --temperature T --alpha A`) from the "
                   "committed fashion_tiny CNN (%d params, test accuracy %s); same seeds "
-                  "(initialization and shuffling), same epochs." % (
-                      dist[0]["teacher_params"], fmt_acc(dist[0]["teacher_accuracy"])), "",
+                  "(initialization and shuffling), same epochs, same training rows (the 60000 "
+                  "train images), test accuracy on t10k. T and alpha were chosen before these "
+                  "runs on other seeds and a split of the train images (`tinyc compress` "
+                  "defaults: T %g, alpha %g; see README)." % (
+                      dist[0]["teacher_params"], fmt_acc(dist[0]["teacher_accuracy"]),
+                      DEFAULT_T, DEFAULT_ALPHA),
+                  "", "Tuning (before these runs; seeds 10 and 11, student trained on train "
+                  "images 1-50000, accuracy on images 50001-60000): alone 0.8658 (mean); T 1 "
+                  "alpha 0.3 0.8739, T 1 alpha 0.5 0.8728, T 2 alpha 0.3 0.8715, T 2 alpha 0.5 "
+                  "0.8699; T 3 and 4 (seed 10) 0.858-0.866. That held-out split was part of the "
+                  "teacher's own training set, which flatters distillation: the gain does not "
+                  "carry over to t10k below. An honest tuning split would need a teacher "
+                  "trained without it.", "",
                   "| student | test accuracy, median [min - max] of seeds %s |" % ",".join(
                       str(r["seed"]) for r in dist),
                   "|---|---|",
                   "| trained alone | %s |" % med_range([r["alone_accuracy"] for r in dist])]
-        for t in sorted(dist[0]["distilled"], key=float, reverse=True):
-            lines.append("| distilled, T %s | %s |" % (
+        for t in dist[0]["distilled"]:
+            lines.append("| distilled, %s | %s |" % (
                 t, med_range([r["distilled"][t] for r in dist if t in r["distilled"]])))
         lines.append("")
+        alone = statistics.median(r["alone_accuracy"] for r in dist)
+        first = next(iter(dist[0]["distilled"]))
+        dmed = statistics.median(r["distilled"][first] for r in dist if first in r["distilled"])
+        wins = sum(r["distilled"].get(first, 0) > r["alone_accuracy"] for r in dist)
+        lines += ["Result (defaults, %s): median %.4f vs %.4f alone (%+.2f pt), wins %d of %d "
+                  "seeds: %s." % (first, dmed, alone, 100 * (dmed - alone), wins, len(dist),
+                                  "distillation beats training alone" if dmed > alone else
+                                  "distillation does NOT beat training alone here"), ""]
         for r in dist:
             lines.append("- seed %d: alone %.4f, %s" % (r["seed"], r["alone_accuracy"], ", ".join(
-                "distilled T %s %.4f" % (t, v) for t, v in sorted(r["distilled"].items()))))
+                "distilled %s %.4f" % (t, v) for t, v in r["distilled"].items())))
         lines.append("")
     lines.append(END_MARK)
     return "\n".join(lines) + "\n"
@@ -296,9 +349,10 @@ def main(argv):
         run = Runner(args, tmp)
         records = []
         if args.reuse:
+            keep = ("compress", "distill") if args.no_distill else ("compress",)
             with open(args.reuse) as f:
                 records = [r for r in (json.loads(line) for line in f if line.strip())
-                           if r.get("bench") == "compress"]
+                           if r.get("bench") in keep]
             for r in records:
                 run.emit(r)
         else:

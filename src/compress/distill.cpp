@@ -98,6 +98,34 @@ void soften_probabilities(float* p, int64_t rows, int64_t k, float temperature) 
   }
 }
 
+std::vector<float> teacher_soft_targets(const Model& teacher, const float* raw_input, int64_t rows,
+                                        float temperature) {
+  const int64_t k = teacher.output().sample_size();
+  const Op* last = teacher.ops.empty() ? nullptr : &teacher.ops.back();
+  if (last != nullptr && last->type == OpType::kSoftmax && !teacher.is_quantized() &&
+      teacher.outputs.size() == 1 && last->outputs[0] == teacher.outputs[0]) {
+    // Float graph ending in softmax: run it without the softmax to get the logits z, then
+    // q = softmax(beta z / T) directly (no round trip through float probabilities, which
+    // underflow to 0 for confident rows and lose the ranking of the small classes).
+    Model logits_model = teacher;
+    logits_model.ops.pop_back();
+    logits_model.outputs[0] = last->inputs[0];
+    std::vector<float> z = run_model(logits_model, raw_input, rows);
+    const float beta = last->get_float("beta", 1.0f);
+    std::vector<float> q(z.size());
+    for (int64_t r = 0; r < rows; ++r) {
+      float* row = z.data() + r * k;
+      for (int64_t i = 0; i < k; ++i) row[i] *= beta;
+      softmax_t(row, k, temperature, q.data() + r * k);
+    }
+    return q;
+  }
+  // int8 or other graphs: only the probabilities are available.
+  std::vector<float> p = run_model(teacher, raw_input, rows);
+  soften_probabilities(p.data(), rows, k, temperature);
+  return p;
+}
+
 TrainJob distill(const Model& teacher, const ModelSpec& student_spec, const Dataset& data,
                  const DistillOptions& options) {
   if (!(options.temperature > 0.0f)) fail(ExitCode::kUsage, "temperature {} must be > 0", options.temperature);
@@ -131,9 +159,10 @@ TrainJob distill(const Model& teacher, const ModelSpec& student_spec, const Data
   std::vector<float> x, y;
   gather_rows(data, train_rows, &x, &y);
   const auto rows = static_cast<int64_t>(train_rows.size());
-  std::vector<float> soft = run_model(teacher, x.data(), rows);
   const int64_t width = teacher.output().sample_size();
-  if (teacher.task == Task::kClassification) soften_probabilities(soft.data(), rows, width, options.temperature);
+  std::vector<float> soft = teacher.task == Task::kClassification
+                                ? teacher_soft_targets(teacher, x.data(), rows, options.temperature)
+                                : run_model(teacher, x.data(), rows);
   DistillHook hook(teacher.task, std::move(soft), width, options.temperature, options.alpha);
   TrainOptions o = options.train;
   o.hook = &hook;

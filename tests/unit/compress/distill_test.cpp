@@ -22,9 +22,10 @@ const std::string kTasks = TINYC_SHARED_DIR "/data/tasks/";
 
 std::vector<float> softmax(const std::vector<float>& z, float t) {
   std::vector<float> p(z.size());
+  const double m = *std::max_element(z.begin(), z.end());
   double sum = 0.0;
-  for (size_t i = 0; i < z.size(); ++i) sum += std::exp(static_cast<double>(z[i]) / t);
-  for (size_t i = 0; i < z.size(); ++i) p[i] = static_cast<float>(std::exp(static_cast<double>(z[i]) / t) / sum);
+  for (size_t i = 0; i < z.size(); ++i) sum += std::exp((z[i] - m) / t);
+  for (size_t i = 0; i < z.size(); ++i) p[i] = static_cast<float>(std::exp((z[i] - m) / t) / sum);
   return p;
 }
 
@@ -153,4 +154,38 @@ TEST_CASE("regression distillation mixes MSE to the labels and to the teacher", 
   const auto [wh, bh] = line(distill(teacher, spec, data, d).model);
   CHECK(wh == Approx((wl + 2.0f) / 2.0f).margin(0.03));
   CHECK(bh == Approx((bl + 1.0f) / 2.0f).margin(0.06));
+}
+
+TEST_CASE("soft targets come from the teacher's logits, not its rounded probabilities", "[distill]") {
+  // A float teacher whose logits are -15 i for class i (last dense: zero weights, set biases):
+  // its softmax outputs underflow to exactly 0 for the last classes, so softening them would
+  // keep those zeros. The soft targets must be softmax(logits / T), positive everywhere.
+  const Dataset data = load_data(kTasks + "digits.csv");
+  ModelSpec spec = parse_spec(kStudent, "teacher.json");
+  Model teacher = build_model(spec, 3);
+  const Op& dense = teacher.ops[teacher.ops.size() - 2];
+  for (float& w : teacher.tensor(dense.inputs[1]).f32) w = 0.0f;
+  FloatBuffer& bias = teacher.tensor(dense.inputs[2]).f32;
+  for (size_t i = 0; i < bias.size(); ++i) bias[i] = -15.0f * static_cast<float>(i);
+  const int64_t n = 50, k = 10;
+  std::vector<float> x, y;
+  std::vector<int64_t> rows(static_cast<size_t>(n));
+  for (int64_t r = 0; r < n; ++r) rows[static_cast<size_t>(r)] = r;
+  gather_rows(data, rows, &x, &y);
+  const float t = 4.0f;
+  const std::vector<float> q = teacher_soft_targets(teacher, x.data(), n, t);
+  const std::vector<std::vector<float>> acts = run_model_tensors(teacher, x.data(), n);
+  const std::vector<float>& logits = acts[static_cast<size_t>(teacher.ops.back().inputs[0])];
+  std::vector<float> probs = run_model(teacher, x.data(), n);
+  int64_t zeros = 0;
+  for (float p : probs) zeros += p == 0.0f;
+  REQUIRE(zeros > 0);  // the case the logits path exists for
+  for (int64_t r = 0; r < n; ++r) {
+    const std::vector<float> z(logits.begin() + r * k, logits.begin() + (r + 1) * k);
+    const std::vector<float> want = softmax(z, t);
+    for (int64_t i = 0; i < k; ++i) {
+      CHECK(q[static_cast<size_t>(r * k + i)] > 0.0f);
+      CHECK(q[static_cast<size_t>(r * k + i)] == Approx(want[static_cast<size_t>(i)]).margin(1e-6));
+    }
+  }
 }
