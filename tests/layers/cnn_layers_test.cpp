@@ -144,7 +144,7 @@ TEST_CASE("depthwise output channel c * multiplier + m reads input channel c", "
   CHECK(run_one(m, {1, 2}) == std::vector<float>{10, 20, 60, 81});
 }
 
-TEST_CASE("avg_pool2d leaves padding out of the mean; max_pool2d ignores it", "[layers]") {
+TEST_CASE("avg_pool2d leaves padding out of the mean and max_pool2d ignores it", "[layers]") {
   Rng rng(1);
   // 3x3 input, pool 2, stride 2, same: out 2x2, padding after; the last window has 1 value.
   std::vector<float> x = {-1, -2, -3, -4, -5, -6, -7, -8, -9};
