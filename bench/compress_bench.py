@@ -27,6 +27,8 @@ import sys
 import tempfile
 import time
 
+from bench_markdown import replace_section
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_FASHION = "/usr/share/datasets/fashion-mnist"
 BEGIN_MARK = "<!-- compress:begin"
@@ -324,22 +326,7 @@ def render(args, records, started):
 
 
 def write_markdown(path, section):
-    try:
-        with open(path) as f:
-            text = f.read()
-    except FileNotFoundError:
-        text = "# Benchmarks\n\n"
-    b, e = text.find(BEGIN_MARK), text.find(END_MARK)
-    if b != -1 and e != -1 and e > b:
-        text = text[:b] + section.rstrip("\n") + text[e + len(END_MARK):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    if not text.endswith("\n"):
-        text += "\n"
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    replace_section(path, section, BEGIN_MARK, END_MARK)
 
 
 def main(argv):

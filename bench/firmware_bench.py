@@ -35,6 +35,8 @@ import subprocess
 import sys
 import tempfile
 
+from bench_markdown import replace_section
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOARD = os.path.join(REPO, "cmake", "firmware")
 PLUGIN_SRC = os.path.join(BOARD, "insn_count.c")
@@ -430,20 +432,7 @@ def render(rows, when, skipped):
 
 
 def write_markdown(path, section):
-    try:
-        with open(path) as f:
-            text = f.read()
-    except FileNotFoundError:
-        text = "# Benchmarks\n\n"
-    b, e = text.find(BEGIN_MARK), text.find(END_MARK)
-    if b != -1 and e != -1 and e > b:
-        text = text[:b] + section.rstrip("\n") + text[e + len(END_MARK):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text if text.endswith("\n") else text + "\n")
-    os.replace(tmp, path)
+    replace_section(path, section, BEGIN_MARK, END_MARK)
 
 
 def main(argv):

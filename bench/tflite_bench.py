@@ -39,6 +39,8 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import firmware_bench as fw  # noqa: E402
 
+from bench_markdown import replace_section
+
 REPO = fw.REPO
 BEGIN_MARK, END_MARK = "<!-- tflite:begin -->", "<!-- tflite:end -->"
 OPTS = ("-O2", "-Os")
@@ -314,20 +316,7 @@ def render(rows, when, pending):
 
 
 def write_markdown(path, section):
-    try:
-        with open(path) as f:
-            text = f.read()
-    except FileNotFoundError:
-        text = "# Benchmarks\n\n"
-    b, e = text.find(BEGIN_MARK), text.find(END_MARK)
-    if b != -1 and e != -1 and e > b:
-        text = text[:b] + section.rstrip("\n") + text[e + len(END_MARK):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text if text.endswith("\n") else text + "\n")
-    os.replace(tmp, path)
+    replace_section(path, section, BEGIN_MARK, END_MARK)
 
 
 def main(argv):

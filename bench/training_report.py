@@ -4,6 +4,8 @@
 import os
 import statistics
 
+from bench_markdown import replace_section
+
 BEGIN_MARK = "<!-- training:begin -->"
 END_MARK = "<!-- training:end -->"
 FOREIGN_LIMIT = 0.05  # share of the machine other processes may use before we warn
@@ -338,19 +340,4 @@ def render_task(s):
 
 
 def write_markdown(path, section):
-    try:
-        with open(path) as f:
-            text = f.read()
-    except FileNotFoundError:
-        text = "# Benchmarks\n\n"
-    b, e = text.find(BEGIN_MARK), text.find(END_MARK)
-    if b != -1 and e != -1 and e > b:
-        text = text[:b] + section.rstrip("\n") + text[e + len(END_MARK):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    if not text.endswith("\n"):
-        text += "\n"
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    replace_section(path, section, BEGIN_MARK, END_MARK)
