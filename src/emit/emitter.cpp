@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "emit/accumulator_bound.h"
+#include "emit/buffer_overlap.h"
 #include "emit/emit_api.h"
 #include "emit/emit_internal.h"
 #include "emit/kernels_sparse.h"
@@ -155,6 +156,15 @@ Plan plan_tensors(const Model& m, int64_t elem_bytes, bool preprocess_in_arena,
       s.alias_of = in;
     } else {
       s.buffer = new_buffer(out, step);
+      // Convolutions and pools may write over the input they read last (buffer_overlap.h).
+      if (in_slot.kind == Slot::Kind::kArena && in_slot.buffer >= 0 &&
+          buffer_last_use(in_slot.buffer) == step) {
+        if (const std::optional<int64_t> delta = op_overlap_delta(m, op, elem_bytes)) {
+          PlanBuffer& b = p.buffers[static_cast<size_t>(s.buffer)];
+          b.overlaps = in_slot.buffer;
+          b.overlap_delta = *delta;
+        }
+      }
       continue;
     }
     if (s.buffer >= 0) p.buffer_tensors[static_cast<size_t>(s.buffer)].push_back(out);
@@ -529,6 +539,15 @@ EmittedCode emit_code(const Model& original, const EmitOptions& o, EmitReport* r
       ctx.src.linef("{}* const {} = {} + {};  // {} {}: bytes [{}, {}), steps {}-{}", type,
                     s.var, arena, b.offset / elem, preprocessed ? "preprocessed input" : tensor.name,
                     shape_str(tensor.sample_shape()), b.offset, b.offset + b.bytes, b.first, b.last);
+      if (b.overlaps >= 0) {
+        const PlanBuffer& in = plan.buffers[static_cast<size_t>(b.overlaps)];
+        const int64_t lo = std::max(b.offset, in.offset);
+        const int64_t hi = std::min(b.offset + b.bytes, in.offset + in.bytes);
+        if (lo < hi) {
+          ctx.src.linef("// (shares bytes [{}, {}) with its input: the kernel writes each pixel after "
+                        "the reads that need them)", lo, hi);
+        }
+      }
     }
   };
   if (plan.preprocess) declare(m.inputs[0]);
