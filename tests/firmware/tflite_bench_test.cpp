@@ -103,3 +103,30 @@ TEST_CASE("tflite_bench: a build whose case 0 differs from the golden fails the 
   CHECK(json_lines(r.out).empty());
   CHECK(!fs::exists(md));
 }
+
+TEST_CASE("tflite_bench: int16 in, int32 out through net_invoke_raw (keyword_scrambled_8bit)",
+          "[firmware][tflite][bench]") {
+  require_tools();
+  TempDir dir;
+  const auto r = run_command(fmt::format(
+      "python3 {} --tinyc {} --shared {} --work {} --no-write --models keyword_scrambled_8bit",
+      kScript, TINYC_BINARY, kShared, dir.file("work")));
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  const auto rows = json_lines(r.out);
+  REQUIRE(rows.size() == 2);
+  for (const auto& row : rows) {
+    CHECK(row["golden_case0"] == "bit-exact");
+    CHECK(row["stateful"] == true);
+    CHECK(row["invoke"] == "net_invoke_raw");
+    CHECK(row["io"] == "int16_t -> int32_t");
+    CHECK(row["instructions"].get<int64_t>() > 0);
+    CHECK(row["code_bytes"].get<int64_t>() > 0);
+    CHECK(row["weights_bytes"].get<int64_t>() > 0);
+    // The caller's int16 input (96 values) and int32 output (2 values) count as RAM too.
+    CHECK(row["raw_io_bytes"] == 96 * 2 + 2 * 4);
+    CHECK(row["ram_bytes"] == row["arena_bytes"].get<int64_t>() +
+                                   row["input_bytes"].get<int64_t>() +
+                                   row["output_bytes"].get<int64_t>() + 200);
+  }
+}
