@@ -171,3 +171,51 @@ TEST_CASE("planner: a chain of overlapping layers stays within its lower bound",
     }
   }
 }
+
+TEST_CASE("planner: random schedules with overlaps keep every constraint", "[emit][planner]") {
+  uint32_t state = 12345;
+  auto next = [&](uint32_t n) {
+    state = state * 1664525u + 1013904223u;
+    return (state >> 8) % n;
+  };
+  for (int round = 0; round < 300; ++round) {
+    // A chain of ops, some with a side buffer alive over several steps.
+    std::vector<PlanBuffer> bufs;
+    const int steps = 2 + static_cast<int>(next(8));
+    int previous = -1;  // the chain's buffer written at the step before
+    for (int s = 0; s < steps; ++s) {
+      PlanBuffer b{4 + static_cast<int64_t>(next(200)), s, s + 1};
+      if (previous >= 0 && next(3) != 0) {
+        b.overlaps = previous;
+        // Any delta between "wholly below the input" and "at the input".
+        b.overlap_delta = -b.bytes + static_cast<int64_t>(next(static_cast<uint32_t>(b.bytes + 1)));
+      }
+      previous = static_cast<int>(bufs.size());
+      bufs.push_back(b);
+      if (next(4) == 0) {
+        bufs.push_back(PlanBuffer{1 + static_cast<int64_t>(next(64)), s, s + static_cast<int>(next(3))});
+      }
+    }
+    const auto plan = tinyc::plan_memory(&bufs, 4);
+    INFO("round " << round);
+    REQUIRE(plan.arena_bytes >= plan.lower_bound);
+    for (size_t i = 0; i < bufs.size(); ++i) {
+      REQUIRE(bufs[i].offset >= 0);
+      REQUIRE(bufs[i].offset % 4 == 0);
+      REQUIRE(bufs[i].offset + bufs[i].bytes <= plan.arena_bytes);
+      for (size_t j = 0; j < bufs.size(); ++j) {
+        if (i == j) continue;
+        const bool same_time = bufs[i].first <= bufs[j].last && bufs[j].first <= bufs[i].last;
+        const bool same_space = bufs[i].offset < bufs[j].offset + bufs[j].bytes &&
+                                bufs[j].offset < bufs[i].offset + bufs[i].bytes;
+        if (!same_time || !same_space) continue;
+        // Only an output (j) over the input (i) it may overlap, within the delta.
+        const bool pair = bufs[j].overlaps == static_cast<int>(i) && bufs[i].last == bufs[j].first;
+        const bool reverse = bufs[i].overlaps == static_cast<int>(j) && bufs[j].last == bufs[i].first;
+        INFO("buffers " << i << " and " << j);
+        REQUIRE((pair || reverse));
+        if (pair) REQUIRE(bufs[j].offset - bufs[i].offset <= bufs[j].overlap_delta);
+      }
+    }
+  }
+}
