@@ -1,6 +1,27 @@
 // int8 depthwise_conv2d for targets with the DSP extension (Cortex-M4/M7/M33), bit-exact with
 // the int8 reference executor. Depthwise layers with one input channel run as a conv2d
 // (kernels_int8_dsp.cpp); this file handles multiplier 1 over a multiple of 4 channels.
+//
+// The arithmetic lives in shared kernel functions, one per variant (window, stride, input
+// shape, requantization form, whether the activation clamps inside int8), written once per
+// file: layers of identical shapes share one (person_detect: 13 layers, 9 kernels). Each
+// layer keeps its own `static void layerN_depthwise_conv2d(x, y)` that passes the kernel a
+// `DepthwiseLayer` with its arrays and quantization constants. Shapes stay compile-time
+// constants: with them as arguments (one kernel per window and stride) the code was 14.2 KB
+// instead of 21 KB for person_detect, but GCC spilled the tap offsets and it ran 7% slower.
+//
+// Four channels per step: the input word of 4 channels is unpacked by SXTAB16 (subtracting
+// the zero point) into (x0, x2) and (x1, x3), and SMLABB/SMLATT multiply them by weights
+// stored at emit time as int16 pairs (w0, w2), (w1, w3) in the same order (no unpacking of
+// weights at run time; twice the flash of int8 weights), grouped by channel group then tap
+// so one pointer with immediate offsets reads a group's window. Pixels are written in raster
+// order, each reading all of its inputs (per channel group) before writing its outputs, so
+// the memory planner may overlap the output with the input.
+#include <algorithm>
+#include <map>
+#include <utility>
+#include <vector>
+
 #include <fmt/format.h>
 
 #include "emit/emit_internal.h"
@@ -11,13 +32,238 @@
 namespace tinyc {
 namespace {
 
-// depthwise_conv2d with multiplier 1 over a multiple of 4 channels: 4 channels per step, each
-// tap's word of 4 inputs and of 4 weights unpacked by SXTB16 and multiplied halfword by
-// halfword (SMLABB, SMLATT).
 bool dsp_depthwise_applies(const Target& t, const Model& m, const Op& op) {
   if (!t.dsp || op.type != OpType::kDepthwiseConv2d) return false;
   const int64_t c_in = m.tensor(op.inputs[0]).shape[3];
   return c_in > 1 && c_in % 4 == 0 && m.tensor(op.inputs[1]).shape[3] == c_in;
+}
+
+// The requantization helper: output_int8_folded where every multiplier is >= 0 and every shift
+// in [-22, -2] (person_detect: all), else output_int8_hi (shifts in [-31, -1]), else output_int8.
+enum class Requant { kFolded, kHi, kWide };
+
+// What the shared kernel's code depends on (layers that agree on all of it share one);
+// arrays and quantization constants are fields of DepthwiseLayer.
+struct Variant {
+  Window g;
+  Requant requant = Requant::kFolded;
+  bool clamp = false;  // the activation's range is narrower than int8
+  std::string name() const {
+    return fmt::format("depthwise_{}x{}_s{}x{}_{}x{}x{}{}{}{}", g.k_h, g.k_w, g.stride_h,
+                       g.stride_w, g.in_h, g.in_w, g.in_c, g.pad_top + g.pad_left > 0 ? "_same" : "",
+                       requant == Requant::kFolded ? "" : requant == Requant::kHi ? "_hi" : "_wide",
+                       clamp ? "_clamp" : "");
+  }
+};
+
+std::string minus(const std::string& a, int n) {
+  return n == 0 ? a : fmt::format("{} - {}", a, n);
+}
+
+constexpr const char* kLayerStruct = "DepthwiseLayer";
+
+void emit_layer_struct(EmitContext& ctx) {
+  if (!ctx.ids.insert(kLayerStruct).second) return;
+  CodeWriter& src = ctx.src;
+  src.line("// One depthwise_conv2d layer for the shared DSP depthwise kernels (depthwise_KxK_sSxS).");
+  src.open(fmt::format("struct {}", kLayerStruct));
+  src.line("const int32_t* weights;     // per group of 4 channels, per tap: int16 pairs (w0, w2), (w1, w3)");
+  src.line("const int32_t* channels;    // per channel: bias and 3 requantization constants");
+  src.line("int32_t offset;             // minus the input zero point, in both halves");
+  src.line("int32_t zero_point, lo, hi; // output zero point and the activation's range");
+  src.close(";");
+  src.line();
+}
+
+// Output channel c + r of the group at `q` (= L->channels + 4 * c): bias q[4r], then the
+// requantization constants q[4r + 1..3].
+std::string requant_expr(const Variant& v, const std::string& acc, int r) {
+  const std::string lo = v.clamp ? "lo" : "-128", hi = v.clamp ? "hi" : "127";
+  const int m = 4 * r + 1;
+  switch (v.requant) {
+    case Requant::kFolded:
+      return fmt::format("output_int8_folded({}, q[{}], q[{}], q[{}], {}, {})", acc, m, m + 1, m + 2,
+                         lo, hi);
+    case Requant::kHi:
+      return fmt::format("output_int8_hi({}, q[{}], q[{}], q[{}], zp, {}, {})", acc, m, m + 1, m + 2,
+                         lo, hi);
+    case Requant::kWide: break;
+  }
+  return fmt::format("output_int8({}, q[{}], q[{}], zp, {}, {})", acc, m, m + 2, lo, hi);
+}
+
+// The layer's constants as locals: stores through int8_t* y may alias any memory, so fields
+// read after one would be loaded again.
+void emit_locals(CodeWriter& src, const Variant& v) {
+  src.linef("const int c_n = {};", v.g.in_c);
+  src.line("const int32_t offset = L->offset;");
+  if (v.requant != Requant::kFolded) src.line("const int32_t zp = L->zero_point;");
+  if (v.clamp) src.line("const int32_t lo = L->lo, hi = L->hi;");
+  src.line("const int32_t* const channels = L->channels;");
+}
+
+// `fn(x, y, L, iy0, ky0, ky1, ix)`: one output pixel whose window leaves the image, all
+// channels: window rows [ky0, ky1) (run-time), columns [kx0, kx1) (unrolled) starting at input
+// column ix. Border pixels are few but, on small images, not negligible (person_detect's 6x6
+// layers: 20 of 36 pixels), so their columns are unrolled too.
+void emit_border_fn(EmitContext& ctx, const Variant& v, int kx0, int kx1, const std::string& fn) {
+  const Window& g = v.g;
+  const int taps = g.k_h * g.k_w;
+  CodeWriter& src = ctx.src;
+  src.linef("// One output pixel whose window's columns {}..{} lie inside the image, all channels.",
+            kx0, kx1 - 1);
+  src.open(fmt::format("static void {}(const int8_t* x, int8_t* y, const {}* L, int iy0, int ky0, "
+                       "int ky1, int ix)", fn, kLayerStruct));
+  emit_locals(src, v);
+  src.linef("const int row = {};  // bytes per input row", int64_t{g.in_w} * g.in_c);
+  src.line("const int32_t* wg = L->weights;");
+  src.open(fmt::format("for (int c = 0; c < c_n; c += 4, wg += {})", 2 * taps));
+  src.line("const int32_t* const q = channels + 4 * c;");
+  for (int r = 0; r < 4; ++r) src.linef("int32_t acc{} = q[{}];", r, 4 * r);
+  src.line("const int8_t* xr = x + (iy0 + ky0) * row + ix * c_n + c;");
+  src.linef("const int32_t* w = wg + {};", kx0 == 0 ? fmt::format("ky0 * {}", 2 * g.k_w)
+                                                   : fmt::format("ky0 * {} + {}", 2 * g.k_w, 2 * kx0));
+  src.open(fmt::format("for (int ky = ky0; ky < ky1; ++ky, xr += row, w += {})", 2 * g.k_w));
+  for (int j = 0; j < kx1 - kx0; ++j) {
+    src.open("");
+    src.linef("const int32_t x_word = read_s8x4(xr{});", j == 0 ? "" : " + " + times("c_n", j));
+    src.line("const int32_t x_even = __sxtab16(offset, x_word), x_odd = sxtab16_ror8(offset, x_word);");
+    src.linef("acc0 = __smlabb(x_even, w[{}], acc0);", 2 * j);
+    src.linef("acc2 = __smlatt(x_even, w[{}], acc2);", 2 * j);
+    src.linef("acc1 = __smlabb(x_odd, w[{}], acc1);", 2 * j + 1);
+    src.linef("acc3 = __smlatt(x_odd, w[{}], acc3);", 2 * j + 1);
+    src.close();
+  }
+  src.close();
+  for (int r = 0; r < 4; ++r) {
+    src.linef("const int8_t y{} = {};", r, requant_expr(v, fmt::format("acc{}", r), r));
+  }
+  src.line("y[c] = y0;");
+  src.line("y[c + 1] = y1;");
+  src.line("y[c + 2] = y2;");
+  src.line("y[c + 3] = y3;");
+  src.close();
+  src.close();
+  src.line();
+}
+
+// The inside-the-image window of one output pixel and one channel group: every tap unrolled
+// (GCC -O2 does not unroll the tap loops itself), the requantized outputs stored last.
+void emit_whole_window(CodeWriter& src, const Variant& v) {
+  const Window& g = v.g;
+  const int taps = g.k_h * g.k_w;
+  src.line("const int32_t* w = L->weights;");
+  src.open(fmt::format("for (int c = 0; c < c_n; c += 4, xc += 4, w += {})", 2 * taps));
+  src.line("const int32_t* const q = channels + 4 * c;");
+  for (int r = 0; r < 4; ++r) src.linef("int32_t acc{} = q[{}];", r, 4 * r);
+  for (int ky = 0; ky < g.k_h; ++ky) {
+    for (int kx = 0; kx < g.k_w; ++kx) {
+      const int at = (ky * g.k_w + kx) * 2;
+      const int64_t off = (int64_t{ky} * g.in_w + kx) * g.in_c;
+      src.open("");
+      src.linef("const int32_t x_word = read_s8x4(xc{});  // tap ({}, {})",
+                off == 0 ? std::string() : fmt::format(" + {}", off), ky, kx);
+      src.line("const int32_t x_even = __sxtab16(offset, x_word), x_odd = sxtab16_ror8(offset, x_word);");
+      src.linef("acc0 = __smlabb(x_even, w[{}], acc0);", at);
+      src.linef("acc2 = __smlatt(x_even, w[{}], acc2);", at);
+      src.linef("acc1 = __smlabb(x_odd, w[{}], acc1);", at + 1);
+      src.linef("acc3 = __smlatt(x_odd, w[{}], acc3);", at + 1);
+      src.close();
+    }
+  }
+  // All results before any store (a store through int8_t* may alias the constants).
+  for (int r = 0; r < 4; ++r) {
+    src.linef("const int8_t y{} = {};", r, requant_expr(v, fmt::format("acc{}", r), r));
+  }
+  for (int r = 0; r < 4; ++r) src.linef("y[c + {0}] = y{0};", r);
+  src.close();
+}
+
+// The shared kernel of one variant (and its border helpers), written once per file.
+std::string emit_shared_kernel(EmitContext& ctx, const Variant& v) {
+  const std::string fn = v.name();
+  if (!ctx.ids.insert(fn).second) return fn;
+  const Window& g = v.g;
+  // Output columns in runs of the same in-image window columns [kx0, kx1).
+  struct Run {
+    int ox0, ox1, kx0, kx1;
+  };
+  std::vector<Run> runs;
+  for (int ox = 0; ox < g.out_w; ++ox) {
+    const int ix0 = ox * g.stride_w - g.pad_left;
+    const int kx0 = std::max(0, -ix0), kx1 = std::min(g.k_w, g.in_w - ix0);
+    if (!runs.empty() && runs.back().kx0 == kx0 && runs.back().kx1 == kx1) {
+      runs.back().ox1 = ox + 1;
+    } else {
+      runs.push_back({ox, ox + 1, kx0, kx1});
+    }
+  }
+  const bool clip_top = g.pad_top > 0;
+  const bool clip_bottom = (g.out_h - 1) * g.stride_h - g.pad_top + g.k_h > g.in_h;
+  std::map<std::pair<int, int>, std::string> helpers;
+  for (const Run& r : runs) {
+    const bool whole = r.kx0 == 0 && r.kx1 == g.k_w;
+    if ((whole && !clip_top && !clip_bottom) || helpers.count({r.kx0, r.kx1})) continue;
+    const std::string h = unique_identifier(
+        whole ? fn + "_rows" : fmt::format("{}_cols{}to{}", fn, r.kx0, r.kx1 - 1), &ctx.ids);
+    emit_border_fn(ctx, v, r.kx0, r.kx1, h);
+    helpers[{r.kx0, r.kx1}] = h;
+  }
+  CodeWriter& src = ctx.src;
+  src.linef("// Shared by the depthwise_conv2d layers with a {}x{} window, stride {}x{}, input {}x{}x{}{}:",
+            g.k_h, g.k_w, g.stride_h, g.stride_w, g.in_h, g.in_w, g.in_c,
+            v.clamp ? " (activation clamped)" : "");
+  src.line("// y = requantized sum over taps of (x - zero point) * w + bias, per channel. Output pixels in");
+  src.line("// raster order, each reading its inputs before writing its outputs.");
+  src.open(fmt::format("static void {}(const int8_t* x, int8_t* y, const {}* L)", fn, kLayerStruct));
+  emit_locals(src, v);
+  src.linef("const int row = {};  // bytes per input row", int64_t{g.in_w} * g.in_c);
+  src.open(fmt::format("for (int oy = 0; oy < {}; ++oy)", g.out_h));
+  src.linef("const int iy0 = {};", minus(times("oy", g.stride_h), g.pad_top));
+  const std::string ky0 = clip_top ? "ky0" : "0", ky1 = clip_bottom ? "ky1" : std::to_string(g.k_h);
+  if (clip_top) src.line("const int ky0 = iy0 < 0 ? -iy0 : 0;");
+  if (clip_bottom) src.linef("const int ky1 = iy0 + {0} > {1} ? {1} - iy0 : {0};", g.k_h, g.in_h);
+  for (const Run& r : runs) {
+    const bool whole = r.kx0 == 0 && r.kx1 == g.k_w;
+    const std::string ix = minus(times("ox", g.stride_w), g.pad_left - r.kx0);
+    auto helper_call = [&]() {
+      const std::string& h = helpers.at({r.kx0, r.kx1});
+      if (r.ox1 - r.ox0 == 1) {
+        src.linef("{}(x, y, L, iy0, {}, {}, {});", h, ky0, ky1,
+                  r.ox0 * g.stride_w - g.pad_left + r.kx0);
+        src.line("y += c_n;");
+      } else {
+        src.linef("for (int ox = {}; ox < {}; ++ox, y += c_n) {}(x, y, L, iy0, {}, {}, {});", r.ox0,
+                  r.ox1, h, ky0, ky1, ix);
+      }
+    };
+    if (!whole) {
+      src.linef("// output columns {}..{}: window columns {}..{} inside the image", r.ox0, r.ox1 - 1,
+                r.kx0, r.kx1 - 1);
+      helper_call();
+      continue;
+    }
+    std::vector<std::string> inside;
+    if (clip_top) inside.push_back("ky0 == 0");
+    if (clip_bottom) inside.push_back(fmt::format("ky1 == {}", g.k_h));
+    if (!inside.empty()) {
+      src.open(fmt::format("if ({})", inside.size() == 1 ? inside[0] : inside[0] + " && " + inside[1]));
+    }
+    src.open(fmt::format("for (int ox = {}; ox < {}; ++ox, y += c_n)", r.ox0, r.ox1));
+    src.linef("const int8_t* xc = x + iy0 * row + {};", times(minus(times("ox", g.stride_w), g.pad_left), g.in_c));
+    emit_whole_window(src, v);
+    src.close();
+    if (!inside.empty()) {
+      src.close();
+      src.open("else");
+      helper_call();
+      src.close();
+    }
+  }
+  src.close();
+  src.close();
+  src.line();
+  return fn;
 }
 
 void emit_depthwise_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
@@ -32,16 +278,75 @@ void emit_depthwise_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
   const TensorQuant xq = activation_quant(op, xt), yq = activation_quant(op, m.tensor(op.outputs[0]));
   const auto q = conv_multipliers(op, wt, bt, c_n, xq, yq);
   const ActivationRange range = fused_range_int8(op, yq);
-  std::vector<int64_t> w(wt.ints.begin(), wt.ints.end());
-  std::vector<int64_t> bias(bt.ints.begin(), bt.ints.end());
-  const std::string w_id = int_array(ctx, op.name + "_weights", "int8_t", 1, w, taps,
-      fmt::format("{}: ({} x {}, {}) int8, symmetric per {}: one row of channels per tap",
+  // Weights (kh, kw, c) -> per group of 4 channels, per tap, the words (w0 | w2 << 16) and
+  // (w1 | w3 << 16): the halves SMLABB/SMLATT take against (x0, x2) and (x1, x3).
+  std::vector<int64_t> w;
+  w.reserve(static_cast<size_t>(taps * c_n / 2));
+  for (int64_t c = 0; c < c_n; c += 4) {
+    for (int64_t k = 0; k < taps; ++k) {
+      auto at = [&](int64_t ch) { return wt.ints[static_cast<size_t>(k * c_n + c + ch)]; };
+      for (int64_t lo = 0; lo < 2; ++lo) {
+        const uint32_t word = static_cast<uint16_t>(at(lo)) |
+                              (static_cast<uint32_t>(static_cast<uint16_t>(at(lo + 2))) << 16);
+        w.push_back(static_cast<int32_t>(word));
+      }
+    }
+  }
+  const std::string w_id = int_array(ctx, op.name + "_weights", "int32_t", 4, w, c_n / 4,
+      fmt::format("{}: ({} x {}, {}) int8 symmetric per {}, as int16 pairs: per group of 4 "
+                  "channels, per tap (ky, kx), (w0 | w2 << 16), (w1 | w3 << 16)",
                   wt.name, g.k_h, g.k_w, c_n, wt.quant.scale.size() > 1 ? "channel" : "tensor"));
-  const std::string b_id = int_array(ctx, op.name + "_bias", "int32_t", 4, bias, 0,
-                                     fmt::format("{} bias", op.name));
-  const RequantArrays rq = requant_arrays(ctx, op.name, q);
+  Variant v;
+  v.g = g;
+  v.clamp = range.min > -128 || range.max < 127;
+  bool folded = true, hi = true;
+  for (const QuantizedMultiplier& r : q) {
+    folded = folded && r.multiplier >= 0 && r.shift <= -2 && r.shift >= -22;
+    hi = hi && r.multiplier >= 0 && r.shift <= -1 && r.shift >= -31;
+  }
+  v.requant = folded ? Requant::kFolded : hi ? Requant::kHi : Requant::kWide;
+  // Per channel: bias, multiplier, then (folded) 2^(e-2) + zero point 2^(e-1) and e - 1,
+  // (hi) 2^(e-1) and e - 1, or (wide) 0 and the shift; e = -shift.
+  std::vector<int64_t> channels;
+  for (int64_t c = 0; c < c_n; ++c) {
+    const QuantizedMultiplier& r = q[static_cast<size_t>(c)];
+    const int e = -r.shift;
+    channels.push_back(bt.ints[static_cast<size_t>(c)]);
+    channels.push_back(r.multiplier);
+    switch (v.requant) {
+      case Requant::kFolded:
+        channels.push_back((int64_t{1} << (e - 2)) + int64_t{yq.zero_point} * (int64_t{1} << (e - 1)));
+        channels.push_back(e - 1);
+        break;
+      case Requant::kHi:
+        channels.push_back(int64_t{1} << (e - 1));
+        channels.push_back(e - 1);
+        break;
+      case Requant::kWide:
+        channels.push_back(0);
+        channels.push_back(r.shift);
+        break;
+    }
+  }
+  ctx.needs_requantize = true;
+  const std::string c_id = int_array(ctx, op.name + "_channels", "int32_t", 4, channels, c_n,
+      fmt::format("{} per output channel: bias, then requantization ({}) in_scale * w_scale[c] / "
+                  "out_scale = multiplier * 2^shift: multiplier, {}", op.name,
+                  v.requant == Requant::kFolded ? "output_int8_folded"
+                  : v.requant == Requant::kHi   ? "output_int8_hi" : "output_int8",
+                  v.requant == Requant::kFolded ? "2^(-shift - 2) + zero point 2^(-shift - 1), -shift - 1"
+                  : v.requant == Requant::kHi   ? "2^(-shift - 1), -shift - 1" : "0, shift"));
   ctx.needs_dsp = true;
+  emit_layer_struct(ctx);
+  const std::string kernel = emit_shared_kernel(ctx, v);
+  const std::string layer = unique_identifier(op.name + "_layer", &ctx.ids);
   CodeWriter& src = ctx.src;
+  src.linef("// {} for {}.", kLayerStruct, op.name);
+  src.open(fmt::format("static const {} {} =", kLayerStruct, layer));
+  src.linef("{}[0], {}[0],", w_id, c_id);
+  src.linef("static_cast<int32_t>(0x{:08x}u), {}, {}, {}",
+            static_cast<uint16_t>(-xq.zero_point) * 0x10001u, yq.zero_point, range.min, range.max);
+  src.close(";");
   src.linef("// {}: int8 depthwise_conv2d {}, {} -> {}, activation {}. {} MACs.", op.name,
             window_str(g, same), shape_str(sample(xt.shape)),
             shape_str(sample(m.tensor(op.outputs[0]).shape)), act_name(op_activation(op, true)),
@@ -49,73 +354,9 @@ void emit_depthwise_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
   src.linef("// x: ({}, {}, {}) scale {} zero point {}  w: ({} x {}, {})  y: ({}, {}, {}) scale {} "
             "zero point {}", g.in_h, g.in_w, c_n, xq.scale, xq.zero_point, g.k_h, g.k_w, c_n,
             g.out_h, g.out_w, c_n, yq.scale, yq.zero_point);
-  src.line("// DSP kernel: 4 channels per step; taps in the padding are skipped.");
+  src.linef("// DSP kernel {} (4 channels per step).", kernel);
   src.open(fmt::format("static void {}(const int8_t* x, int8_t* y)", fn));
-  src.linef("const int32_t offset = static_cast<int32_t>(0x{:08x}u);  // -{} in both halves",
-            static_cast<uint16_t>(-xq.zero_point) * 0x10001u, xq.zero_point);
-  AxisBounds by, bx;
-  open_pixel_loops(src, g, c_n, &by, &bx);
-  // The channel loop over taps [ky_lo, ky_hi) x [kx_lo, kx_hi).
-  auto channels = [&](const std::string& ky_lo, const std::string& ky_hi, const std::string& kx_lo,
-                      const std::string& kx_hi) {
-    src.open(fmt::format("for (int c = 0; c < {}; c += 4)", c_n));
-    for (int r = 0; r < 4; ++r) src.linef("int32_t acc{} = {}[c + {}];", r, b_id, r);
-    auto tap = [&](const std::string& x_at, const std::string& w_at) {
-      src.linef("const int32_t x_word = read_s8x4({});", x_at);
-      src.linef("const int32_t w_word = read_s8x4({});", w_at);
-      src.line("const int32_t x_even = __sxtab16(offset, x_word), x_odd = sxtab16_ror8(offset, x_word);");
-      src.line("const int32_t w_even = __sxtb16(w_word), w_odd = sxtb16_ror8(w_word);");
-      src.line("acc0 = __smlabb(x_even, w_even, acc0);");
-      src.line("acc2 = __smlatt(x_even, w_even, acc2);");
-      src.line("acc1 = __smlabb(x_odd, w_odd, acc1);");
-      src.line("acc3 = __smlatt(x_odd, w_odd, acc3);");
-    };
-    if (ky_lo == "0" && ky_hi == std::to_string(g.k_h) && kx_lo == "0" &&
-        kx_hi == std::to_string(g.k_w) && g.k_h * g.k_w <= 25) {
-      // Whole window: one block per tap (GCC -O2 does not unroll the tap loops itself).
-      src.linef("const int8_t* xc = x + {} + c;", times(fmt::format("iy0 * {} + ix0", g.in_w), c_n));
-      for (int ky = 0; ky < g.k_h; ++ky) {
-        for (int kx = 0; kx < g.k_w; ++kx) {
-          src.open("");
-          src.linef("// tap ({}, {})", ky, kx);
-          tap(fmt::format("xc + {}", (int64_t{ky} * g.in_w + kx) * c_n),
-              fmt::format("&{}[{}][c]", w_id, ky * g.k_w + kx));
-          src.close();
-        }
-      }
-    } else {
-      src.open(fmt::format("for (int ky = {}; ky < {}; ++ky)", ky_lo, ky_hi));
-      src.linef("const int8_t* xr = x + (iy0 + ky) * {} + c;  // row iy0 + ky", g.in_w * c_n);
-      src.linef("const int8_t* wr = &{}[ky * {}][c];", w_id, g.k_w);
-      src.open(fmt::format("for (int kx = {}; kx < {}; ++kx)", kx_lo, kx_hi));
-      tap(fmt::format("xr + {}", times("ix0 + kx", c_n)), fmt::format("wr + {}", times("kx", c_n)));
-      src.close();
-      src.close();
-    }
-    for (int r = 0; r < 4; ++r) {
-      src.linef("y[c + {}] = {};", r, requant_call(rq, fmt::format("acc{}", r),
-                fmt::format("c + {}", r), yq.zero_point, range.min, range.max));
-    }
-    src.close();
-  };
-  const std::string kh = std::to_string(g.k_h), kw = std::to_string(g.k_w);
-  std::vector<std::string> whole;  // the window lies inside the image
-  if (by.lo != "0") whole.push_back(by.lo + " == 0");
-  if (by.hi != kh) whole.push_back(by.hi + " == " + kh);
-  if (bx.lo != "0") whole.push_back(bx.lo + " == 0");
-  if (bx.hi != kw) whole.push_back(bx.hi + " == " + kw);
-  if (!whole.empty()) {
-    std::string cond = whole[0];
-    for (size_t i = 1; i < whole.size(); ++i) cond += " && " + whole[i];
-    // Inside the image the tap loops have constant bounds: the compiler unrolls them.
-    src.open(fmt::format("if ({})", cond));
-    channels("0", kh, "0", kw);
-    src.line("continue;");
-    src.close();
-  }
-  channels(by.lo, by.hi, bx.lo, bx.hi);
-  src.close();  // the pixel loops and the function
-  src.close();
+  src.linef("{}(x, y, &{});", kernel, layer);
   src.close();
 }
 
