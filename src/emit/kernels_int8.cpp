@@ -438,17 +438,17 @@ static inline int8_t output_int8_hi(int32_t acc, int32_t multiplier, int32_t rou
 
 // output_int8_hi with its rounding and the zero point folded into one per-channel constant,
 // k_hi = 2^(e-2) + zero_point * 2^(e-1) for e = -shift in [2, 22]: the sum
-// x m + 2^30 + 2^(30+e) + zero_point 2^(31+e) - [x < 0] 2^31 (words k_hi and 2^30, then the
-// products) fits int64 (|x m| < 2^62, the rest < 2^61), and floor(sum / 2^(31+e)) is
-// output_int8_hi's value with the zero point added. [x < 0] 2^31 is one more
-// multiply-accumulate, by INT32_MIN (SMLAL). Called with shift_hi = e - 1. Proved equal to output_int8 on the host
-// (tests/unit/emit/requant_folded_test.cpp).
+// x m + 2^30 + 2^(30+e) + zero_point 2^(31+e) - [x < 0] 2^31 fits int64 (|x m| < 2^62, the
+// rest < 2^61), and floor(sum / 2^(31+e)) is output_int8_hi's value with the zero point
+// added. The constant part has the words (k_hi, 2^30), or (k_hi - 1, 2^30 + 2^31) for x < 0:
+// built from x's sign bit in 3 instructions, then one SMLAL. Called with shift_hi = e - 1.
+// Proved equal to output_int8 on the host (tests/unit/emit/requant_folded_test.cpp).
 static inline int8_t output_int8_folded(int32_t acc, int32_t multiplier, int32_t k_hi,
                                         int shift_hi, int32_t lo, int32_t hi) {
-  int64_t sum = static_cast<int64_t>((static_cast<uint64_t>(static_cast<uint32_t>(k_hi)) << 32) |
-                                     0x40000000u);
-  sum += static_cast<int64_t>(acc) * multiplier;
-  sum += static_cast<int64_t>(static_cast<int32_t>(static_cast<uint32_t>(acc) >> 31)) * INT32_MIN;
+  const uint32_t nudge_lo = (static_cast<uint32_t>(acc) & 0x80000000u) | 0x40000000u;
+  const uint32_t nudge_hi = static_cast<uint32_t>(k_hi + (acc >> 31));  // acc >> 31: 0 or -1
+  const int64_t sum = static_cast<int64_t>((static_cast<uint64_t>(nudge_hi) << 32) | nudge_lo) +
+                      static_cast<int64_t>(acc) * multiplier;
   int32_t v = static_cast<int32_t>(sum >> 32) >> shift_hi;
 #if defined(__ARM_FEATURE_SAT)
   __asm__("ssat %0, #8, %1" : "=r"(v) : "r"(v));  // to [-128, 127] in one instruction
