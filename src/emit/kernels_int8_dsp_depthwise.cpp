@@ -179,6 +179,55 @@ void emit_whole_window(CodeWriter& src, const Variant& v) {
   src.close();
 }
 
+// Pixels per block inside the image for stride 1: they share input columns, so each unpacked
+// column serves up to 3 of them. Two channels per pass (x0, x2), then (x1, x3), keep the 6
+// accumulators, the pointers and the operands in registers (4 channels x 2 pixels spilled).
+constexpr int kBlock = 3;
+
+// kBlock output pixels inside the image (stride 1), one channel group: in two passes of two
+// channels each, every tap unrolled; each pass stores its outputs last.
+void emit_block_window(CodeWriter& src, const Variant& v) {
+  const Window& g = v.g;
+  const int taps = g.k_h * g.k_w, cols = (kBlock - 1) * g.stride_w + g.k_w;
+  src.line("const int32_t* w = L->weights;");
+  src.open(fmt::format("for (int c = 0; c < c_n; c += 4, xc += 4, w += {})", 2 * taps));
+  src.line("const int32_t* const q = channels + 4 * c;");
+  for (int h = 0; h < 2; ++h) {
+    src.open("");
+    src.linef("// channels c + {} and c + {}, pixels ox .. ox + {}", h, h + 2, kBlock - 1);
+    src.linef("int32_t a0 = q[{}], a1 = a0, a2 = a0;", 4 * h);
+    src.linef("int32_t b0 = q[{}], b1 = b0, b2 = b0;", 4 * (h + 2));
+    for (int ky = 0; ky < g.k_h; ++ky) {
+      for (int j = 0; j < cols; ++j) {
+        const int64_t off = (int64_t{ky} * g.in_w + j) * g.in_c;
+        src.open("");
+        src.linef("const int32_t xj = {}(offset, read_s8x4(xc{}));  // row {}, column {}",
+                  h == 0 ? "__sxtab16" : "sxtab16_ror8",
+                  off == 0 ? std::string() : fmt::format(" + {}", off), ky, j);
+        for (int p = 0; p < kBlock; ++p) {
+          const int kx = j - p * g.stride_w;
+          if (kx < 0 || kx >= g.k_w) continue;
+          const int at = (ky * g.k_w + kx) * 2 + h;
+          src.linef("a{0} = __smlabb(xj, w[{1}], a{0});", p, at);
+          src.linef("b{0} = __smlatt(xj, w[{1}], b{0});", p, at);
+        }
+        src.close();
+      }
+    }
+    for (int p = 0; p < kBlock; ++p) {
+      src.linef("const int8_t ya{} = {};", p, requant_expr(v, fmt::format("a{}", p), h));
+      src.linef("const int8_t yb{} = {};", p, requant_expr(v, fmt::format("b{}", p), h + 2));
+    }
+    for (int p = 0; p < kBlock; ++p) {
+      const std::string at = p == 0 ? std::string("c") : fmt::format("{} + c", p * g.in_c);
+      src.linef("y[{} + {}] = ya{};", at, h, p);
+      src.linef("y[{} + {}] = yb{};", at, h + 2, p);
+    }
+    src.close();
+  }
+  src.close();
+}
+
 // The shared kernel of one variant (and its border helpers), written once per file.
 std::string emit_shared_kernel(EmitContext& ctx, const Variant& v) {
   const std::string fn = v.name();
@@ -216,8 +265,17 @@ std::string emit_shared_kernel(EmitContext& ctx, const Variant& v) {
   src.line("// y = requantized sum over taps of (x - zero point) * w + bias, per channel. Output pixels in");
   src.line("// raster order, each reading its inputs before writing its outputs.");
   src.open(fmt::format("static void {}(const int8_t* x, int8_t* y, const {}* L)", fn, kLayerStruct));
-  emit_locals(src, v);
-  src.linef("const int row = {};  // bytes per input row", int64_t{g.in_w} * g.in_c);
+  // Whether some pixel runs the inline window code (else every pixel calls a helper).
+  bool inline_code = false;
+  for (const Run& r : runs) {
+    inline_code = inline_code || (r.kx0 == 0 && r.kx1 == g.k_w);
+  }
+  if (inline_code) {
+    emit_locals(src, v);
+    src.linef("const int row = {};  // bytes per input row", int64_t{g.in_w} * g.in_c);
+  } else {
+    src.linef("const int c_n = {};", g.in_c);
+  }
   src.open(fmt::format("for (int oy = 0; oy < {}; ++oy)", g.out_h));
   src.linef("const int iy0 = {};", minus(times("oy", g.stride_h), g.pad_top));
   const std::string ky0 = clip_top ? "ky0" : "0", ky1 = clip_bottom ? "ky1" : std::to_string(g.k_h);
@@ -249,10 +307,28 @@ std::string emit_shared_kernel(EmitContext& ctx, const Variant& v) {
     if (!inside.empty()) {
       src.open(fmt::format("if ({})", inside.size() == 1 ? inside[0] : inside[0] + " && " + inside[1]));
     }
-    src.open(fmt::format("for (int ox = {}; ox < {}; ++ox, y += c_n)", r.ox0, r.ox1));
-    src.linef("const int8_t* xc = x + iy0 * row + {};", times(minus(times("ox", g.stride_w), g.pad_left), g.in_c));
-    emit_whole_window(src, v);
-    src.close();
+    const std::string xc = fmt::format("const int8_t* xc = x + iy0 * row + {};",
+                                       times(minus(times("ox", g.stride_w), g.pad_left), g.in_c));
+    const int blocks = g.stride_w == 1 ? (r.ox1 - r.ox0) / kBlock : 0;
+    const int rest0 = r.ox0 + blocks * kBlock;  // first pixel after the blocks
+    if (blocks > 0) {
+      src.open(fmt::format("for (int ox = {0}; ox < {1}; ox += {2}, y += {2} * c_n)", r.ox0, rest0,
+                           kBlock));
+      src.line(xc);
+      emit_block_window(src, v);
+      src.close();
+    }
+    if (rest0 < r.ox1 && blocks > 0 && helpers.count({0, g.k_w})) {
+      // The last pixels of the row: the border helper's code (rows run-time) is as fast.
+      const std::string& h = helpers.at({0, g.k_w});
+      src.linef("for (int ox = {}; ox < {}; ++ox, y += c_n) {}(x, y, L, iy0, 0, {}, {});", rest0,
+                r.ox1, h, g.k_h, minus(times("ox", g.stride_w), g.pad_left));
+    } else if (rest0 < r.ox1) {
+      src.open(fmt::format("for (int ox = {}; ox < {}; ++ox, y += c_n)", rest0, r.ox1));
+      src.line(xc);
+      emit_whole_window(src, v);
+      src.close();
+    }
     if (!inside.empty()) {
       src.close();
       src.open("else");
