@@ -48,11 +48,13 @@ struct Variant {
   Window g;
   Requant requant = Requant::kFolded;
   bool clamp = false;  // the activation's range is narrower than int8
+  std::string suffix() const {
+    return std::string(requant == Requant::kFolded ? "" : requant == Requant::kHi ? "_hi" : "_wide") +
+           (clamp ? "_clamp" : "");
+  }
   std::string name() const {
-    return fmt::format("depthwise_{}x{}_s{}x{}_{}x{}x{}{}{}{}", g.k_h, g.k_w, g.stride_h,
-                       g.stride_w, g.in_h, g.in_w, g.in_c, g.pad_top + g.pad_left > 0 ? "_same" : "",
-                       requant == Requant::kFolded ? "" : requant == Requant::kHi ? "_hi" : "_wide",
-                       clamp ? "_clamp" : "");
+    return fmt::format("depthwise_{}x{}_s{}x{}_{}x{}x{}{}{}", g.k_h, g.k_w, g.stride_h, g.stride_w,
+                       g.in_h, g.in_w, g.in_c, g.pad_top + g.pad_left > 0 ? "_same" : "", suffix());
   }
 };
 
@@ -69,6 +71,7 @@ void emit_layer_struct(EmitContext& ctx) {
   src.open(fmt::format("struct {}", kLayerStruct));
   src.line("const int32_t* weights;     // per group of 4 channels, per tap: int16 pairs (w0, w2), (w1, w3)");
   src.line("const int32_t* channels;    // per channel: bias and 3 requantization constants");
+  src.line("int32_t channel_count, row_bytes;  // the input's channels and bytes per row");
   src.line("int32_t offset;             // minus the input zero point, in both halves");
   src.line("int32_t zero_point, lo, hi; // output zero point and the activation's range");
   src.close(";");
@@ -94,8 +97,12 @@ std::string requant_expr(const Variant& v, const std::string& acc, int r) {
 
 // The layer's constants as locals: stores through int8_t* y may alias any memory, so fields
 // read after one would be loaded again.
-void emit_locals(CodeWriter& src, const Variant& v) {
-  src.linef("const int c_n = {};", v.g.in_c);
+void emit_locals(CodeWriter& src, const Variant& v, bool shape_arguments = false) {
+  if (shape_arguments) {
+    src.line("const int c_n = L->channel_count, row = L->row_bytes;");
+  } else {
+    src.linef("const int c_n = {};", v.g.in_c);
+  }
   src.line("const int32_t offset = L->offset;");
   if (v.requant != Requant::kFolded) src.line("const int32_t zp = L->zero_point;");
   if (v.clamp) src.line("const int32_t lo = L->lo, hi = L->hi;");
@@ -105,7 +112,9 @@ void emit_locals(CodeWriter& src, const Variant& v) {
 // `fn(x, y, L, iy0, ky0, ky1, ix)`: one output pixel whose window leaves the image, all
 // channels: window rows [ky0, ky1) (run-time), columns [kx0, kx1) (unrolled) starting at input
 // column ix. Border pixels are few but, on small images, not negligible (person_detect's 6x6
-// layers: 20 of 36 pixels), so their columns are unrolled too.
+// layers: 20 of 36 pixels), so their columns are unrolled too. Shared by all layers with the
+// same window and requantization: the channel count and row size are arguments (in `L`),
+// which costs a few instructions per pixel and saves a copy per layer shape.
 void emit_border_fn(EmitContext& ctx, const Variant& v, int kx0, int kx1, const std::string& fn) {
   const Window& g = v.g;
   const int taps = g.k_h * g.k_w;
@@ -114,8 +123,7 @@ void emit_border_fn(EmitContext& ctx, const Variant& v, int kx0, int kx1, const 
             kx0, kx1 - 1);
   src.open(fmt::format("static void {}(const int8_t* x, int8_t* y, const {}* L, int iy0, int ky0, "
                        "int ky1, int ix)", fn, kLayerStruct));
-  emit_locals(src, v);
-  src.linef("const int row = {};  // bytes per input row", int64_t{g.in_w} * g.in_c);
+  emit_locals(src, v, true);
   src.line("const int32_t* wg = L->weights;");
   src.open(fmt::format("for (int c = 0; c < c_n; c += 4, wg += {})", 2 * taps));
   src.line("const int32_t* const q = channels + 4 * c;");
@@ -253,9 +261,9 @@ std::string emit_shared_kernel(EmitContext& ctx, const Variant& v) {
   for (const Run& r : runs) {
     const bool whole = r.kx0 == 0 && r.kx1 == g.k_w;
     if ((whole && !clip_top && !clip_bottom) || helpers.count({r.kx0, r.kx1})) continue;
-    const std::string h = unique_identifier(
-        whole ? fn + "_rows" : fmt::format("{}_cols{}to{}", fn, r.kx0, r.kx1 - 1), &ctx.ids);
-    emit_border_fn(ctx, v, r.kx0, r.kx1, h);
+    const std::string h = fmt::format("depthwise_{}x{}_cols{}to{}{}", g.k_h, g.k_w, r.kx0,
+                                      r.kx1 - 1, v.suffix());
+    if (ctx.ids.insert(h).second) emit_border_fn(ctx, v, r.kx0, r.kx1, h);
     helpers[{r.kx0, r.kx1}] = h;
   }
   CodeWriter& src = ctx.src;
@@ -419,7 +427,7 @@ void emit_depthwise_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
   CodeWriter& src = ctx.src;
   src.linef("// {} for {}.", kLayerStruct, op.name);
   src.open(fmt::format("static const {} {} =", kLayerStruct, layer));
-  src.linef("{}[0], {}[0],", w_id, c_id);
+  src.linef("{}[0], {}[0], {}, {},", w_id, c_id, c_n, int64_t{g.in_w} * c_n);
   src.linef("static_cast<int32_t>(0x{:08x}u), {}, {}, {}",
             static_cast<uint16_t>(-xq.zero_point) * 0x10001u, yq.zero_point, range.min, range.max);
   src.close(";");
