@@ -190,6 +190,8 @@ void emit_whole_window(CodeWriter& src, const Variant& v) {
 // Pixels per block inside the image for stride 1: they share input columns, so each unpacked
 // column serves up to 3 of them. Two channels per pass (x0, x2), then (x1, x3), keep the 6
 // accumulators, the pointers and the operands in registers (4 channels x 2 pixels spilled).
+// 4 pixels (8 accumulators): person_detect 0.2% fewer instructions for 2 KB more code, and
+// kws_like 2% more instructions.
 constexpr int kBlock = 3;
 
 // kBlock output pixels inside the image (stride 1), one channel group: in two passes of two
@@ -203,8 +205,11 @@ void emit_block_window(CodeWriter& src, const Variant& v) {
   for (int h = 0; h < 2; ++h) {
     src.open("");
     src.linef("// channels c + {} and c + {}, pixels ox .. ox + {}", h, h + 2, kBlock - 1);
-    src.linef("int32_t a0 = q[{}], a1 = a0, a2 = a0;", 4 * h);
-    src.linef("int32_t b0 = q[{}], b1 = b0, b2 = b0;", 4 * (h + 2));
+    for (const char* acc : {"a", "b"}) {
+      std::string init = fmt::format("int32_t {}0 = q[{}]", acc, 4 * (acc[0] == 'a' ? h : h + 2));
+      for (int p = 1; p < kBlock; ++p) init += fmt::format(", {0}{1} = {0}0", acc, p);
+      src.line(init + ";");
+    }
     for (int ky = 0; ky < g.k_h; ++ky) {
       for (int j = 0; j < cols; ++j) {
         const int64_t off = (int64_t{ky} * g.in_w + j) * g.in_c;
