@@ -279,6 +279,15 @@ def tflm_figures(shared):
     return rows
 
 
+def shared_kernels(source):
+    """{layer function: shared kernel it calls} from the emitted code: layers whose function
+    only calls a kernel shared by layers of the same shapes (DSP depthwise_conv2d)."""
+    with open(source) as f:
+        text = f.read()
+    return dict(re.findall(r"static void (layer\w+)\(const int8_t\* x, int8_t\* y\) \{\n"
+                           r"\s+(depthwise_\w+)\(x, y, &\w+\);\n\}", text))
+
+
 def bench_model(a, name, work, plugin):
     model, kind, inp = prepare(a, name, work)
     d = os.path.join(work, name)
@@ -306,15 +315,31 @@ def bench_model(a, name, work, plugin):
             if r["output"] != expected:
                 raise RuntimeError("%s %s: outputs %s differ from TFLM's %s" % (name, opt,
                                    r["output"], expected))
+    shared = shared_kernels(os.path.join(d, "net.cpp"))
+    users = {}
+    for kernel in shared.values():
+        users[kernel] = users.get(kernel, 0) + 1
     layers = []
     for layer in report["layers"]:
         fn = layer.get("function") or ""
         own = [v for k, v in attributed["ranges"].items()
                if fn and (k == fn or k.startswith(fn + "_") or k.startswith(fn + "."))]
-        n = sum(own) if own and sum(own) > 0 else None  # None: inlined into the invoke
+        kernel = shared.get(fn)
+        if kernel:  # a shared kernel (and its helpers): its users have the same shapes
+            own += [v / users[kernel] for k, v in attributed["ranges"].items()
+                    if k == kernel or k.startswith(kernel + "_") or k.startswith(kernel + ".")]
+        n = round(sum(own)) if own and sum(own) > 0 else None  # None: inlined into the invoke
         layers.append({"name": layer["name"], "type": layer["type"], "macs": layer["macs"],
                        "instructions": n,
                        "per_mac": round(n / layer["macs"], 3) if n and layer["macs"] else None})
+    # The DSP depthwise border helpers serve every layer of the same window: one row for them
+    # (their MACs are counted in the layers' rows).
+    border = sum(v for k, v in attributed["ranges"].items()
+                 if re.match(r"depthwise_\d+x\d+_cols\d+to\d+", k))
+    if border:
+        layers.append({"name": "depthwise border pixels (shared helpers)",
+                       "type": "depthwise_conv2d", "macs": 0, "instructions": border,
+                       "per_mac": None})
     tflm = tflm_figures(a.shared)
     lines = []
     for opt, r in results:

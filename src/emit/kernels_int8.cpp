@@ -435,6 +435,30 @@ static inline int8_t output_int8_hi(int32_t acc, int32_t multiplier, int32_t rou
   if (hi < 127) v = v > hi ? hi : v;
   return static_cast<int8_t>(v);
 }
+
+// output_int8_hi with its rounding and the zero point folded into one per-channel constant,
+// k_hi = 2^(e-2) + zero_point * 2^(e-1) for e = -shift in [2, 22]: the sum
+// x m + 2^30 + 2^(30+e) + zero_point 2^(31+e) - [x < 0] 2^31 fits int64 (|x m| < 2^62, the
+// rest < 2^61), and floor(sum / 2^(31+e)) is output_int8_hi's value with the zero point
+// added. The constant part has the words (k_hi, 2^30), or (k_hi - 1, 2^30 + 2^31) for x < 0:
+// built from x's sign bit in 3 instructions, then one SMLAL. Called with shift_hi = e - 1.
+// Proved equal to output_int8 on the host (tests/unit/emit/requant_folded_test.cpp).
+static inline int8_t output_int8_folded(int32_t acc, int32_t multiplier, int32_t k_hi,
+                                        int shift_hi, int32_t lo, int32_t hi) {
+  const uint32_t nudge_lo = (static_cast<uint32_t>(acc) & 0x80000000u) | 0x40000000u;
+  const uint32_t nudge_hi = static_cast<uint32_t>(k_hi + (acc >> 31));  // acc >> 31: 0 or -1
+  const int64_t sum = static_cast<int64_t>((static_cast<uint64_t>(nudge_hi) << 32) | nudge_lo) +
+                      static_cast<int64_t>(acc) * multiplier;
+  int32_t v = static_cast<int32_t>(sum >> 32) >> shift_hi;
+#if defined(__ARM_FEATURE_SAT)
+  __asm__("ssat %0, #8, %1" : "=r"(v) : "r"(v));  // to [-128, 127] in one instruction
+#else
+  v = v < -128 ? -128 : v > 127 ? 127 : v;
+#endif
+  if (lo > -128) v = v < lo ? lo : v;  // the activation's range within int8
+  if (hi < 127) v = v > hi ? hi : v;
+  return static_cast<int8_t>(v);
+}
 )";
   if (dsp) {
     s += R"(

@@ -250,6 +250,7 @@ void emit_global_avg_pool(EmitContext& ctx, const Op& op, const std::string& fn)
 }  // namespace
 
 void emit_int8_cnn_kernel(EmitContext& ctx, const Op& op, const std::string& fn) {
+  if (emit_int8_depthwise_dsp(ctx, op, fn)) return;
   if (emit_int8_conv_dsp(ctx, op, fn)) return;
   switch (op.type) {
     case OpType::kConv2d: return emit_conv2d(ctx, op, fn);

@@ -454,6 +454,17 @@ TEST_CASE("firmware: int8 CNN kernels with odd channel counts and padding are bi
                      {"type": "conv2d", "filters": 6, "kernel": [2, 3]},
                      {"type": "flatten"},
                      {"type": "dense", "units": 4, "activation": "softmax"}],
+          "train": {"loss": "cross_entropy"}})",
+      // The shared DSP depthwise kernels (4 channels per step): 12 channels (not a multiple of
+      // 8), odd widths, stride 1 and 2, same and valid padding, 1 and 3 output columns, a
+      // 2x3 window; one output row is entirely border.
+      R"({"name": "dsp_depthwise", "input": [7, 9, 12], "task": "classification",
+          "layers": [{"type": "depthwise_conv2d", "kernel": 3, "padding": "same", "activation": "relu6"},
+                     {"type": "depthwise_conv2d", "kernel": 3, "stride": 2, "padding": "same"},
+                     {"type": "depthwise_conv2d", "kernel": [2, 3], "padding": "valid", "activation": "relu"},
+                     {"type": "depthwise_conv2d", "kernel": 3, "stride": 2, "padding": "valid"},
+                     {"type": "flatten"},
+                     {"type": "dense", "units": 3, "activation": "softmax"}],
           "train": {"loss": "cross_entropy"}})"};
   for (const char* spec : specs) {
     const tinyc::Model f = tinyc::build_model(tinyc::parse_spec(spec, "test spec"), 3);
