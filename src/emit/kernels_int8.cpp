@@ -445,6 +445,12 @@ static inline int32_t read_s8x4(const int8_t* p) {
   return v;
 }
 
+// p[0] and p[1] in one LDRD (GCC splits a 64-bit load whose halves it uses apart into two LDR);
+// the memory operand tells the compiler what is read.
+static inline void load_pair(const int32_t* p, int32_t* a, int32_t* b) {
+  __asm__("ldrd %0, %1, %2" : "=r"(*a), "=r"(*b) : "m"(*reinterpret_cast<const int32_t(*)[2]>(p)));
+}
+
 // Bytes 1 and 3 sign-extended into two halfwords: SXTB16 with its built-in rotation (one
 // instruction; GCC's <arm_acle.h> has no __ror to combine with __sxtb16).
 static inline int32_t sxtb16_ror8(int32_t v) {

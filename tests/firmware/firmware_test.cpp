@@ -454,6 +454,17 @@ TEST_CASE("firmware: int8 CNN kernels with odd channel counts and padding are bi
                      {"type": "conv2d", "filters": 6, "kernel": [2, 3]},
                      {"type": "flatten"},
                      {"type": "dense", "units": 4, "activation": "softmax"}],
+          "train": {"loss": "cross_entropy"}})",
+      // One input channel read row by row without scratch on DSP targets: multiplier 6 (a group
+      // of 4 filters and one of 2), rows of 5 taps (2 words, the last one 1 tap), a 13-wide
+      // image whose words cross both edges, and a 1-wide one (narrower than a word).
+      R"({"name": "rows_depthwise", "input": [9, 13, 1], "task": "classification",
+          "layers": [{"type": "depthwise_conv2d", "kernel": [4, 5], "depth_multiplier": 6, "stride": [1, 2],
+                      "padding": "same", "activation": "relu"},
+                     {"type": "conv2d", "filters": 1, "kernel": [3, 5], "stride": [2, 3], "padding": "valid"},
+                     {"type": "depthwise_conv2d", "kernel": [2, 3], "depth_multiplier": 5, "padding": "same"},
+                     {"type": "flatten"},
+                     {"type": "dense", "units": 3, "activation": "softmax"}],
           "train": {"loss": "cross_entropy"}})"};
   for (const char* spec : specs) {
     const tinyc::Model f = tinyc::build_model(tinyc::parse_spec(spec, "test spec"), 3);
