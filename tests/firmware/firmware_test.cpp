@@ -285,11 +285,13 @@ TEST_CASE("firmware: emit refuses exactly the models that do not fit a target", 
 TEST_CASE("firmware: int8 dense with ragged sizes is bit-exact on DSP and plain targets",
           "[firmware][int8]") {
   require_toolchain();
-  // 13 -> 11 -> 9 -> 7: inputs not a multiple of 4 (the SMLAD kernels' scalar tails) and
-  // outputs not a multiple of 4 (their single-row remainder).
+  // 13 -> 11 -> 10 -> 9 -> 7: inputs not a multiple of 4 (the SMLAD kernels' scalar tails) and
+  // outputs not a multiple of 4 (remainders of 3, 2 and 1 rows: a pair and a single word, a
+  // pair, a single word).
   const tinyc::Model f = tinyc::build_model(tinyc::parse_spec(R"({"name": "ragged", "input": [13],
     "task": "classification",
     "layers": [{"type": "dense", "units": 11, "activation": "relu6"},
+               {"type": "dense", "units": 10, "activation": "relu"},
                {"type": "dense", "units": 9, "activation": "tanh"},
                {"type": "dense", "units": 7, "activation": "softmax"}],
     "train": {"loss": "cross_entropy"}})", "test spec"), 5);
