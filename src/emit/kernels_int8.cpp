@@ -143,14 +143,23 @@ void emit_dense(EmitContext& ctx, const Op& op, const std::string& fn) {
     ctx.src.linef("const int32_t* w = {} + {};", w_id, times(o, groups));
     // One group of 4 inputs per iteration: unrolling further makes GCC hoist the loads and
     // spill the accumulators (measured on cortex-m4).
-    ctx.src.open(fmt::format("for (const int8_t* xp = x; xp != x + {}; xp += 4, w += {})",
-                             4 * groups, rows));
+    // The block's words of a group in pairs by LDRD with post-increment (load_pair_next): the
+    // pointer update is free and the loop 23 instructions per 16 MACs instead of 24 (measured).
+    ctx.src.open(fmt::format("for (const int8_t* xp = x; xp != x + {}; xp += 4)", 4 * groups));
     ctx.src.line("const int32_t x_word = read_s8x4(xp);");
     ctx.src.line("const int32_t x_even = __sxtb16(x_word);     // xp[0], xp[2]");
     ctx.src.line("const int32_t x_odd = sxtb16_ror8(x_word);   // xp[1], xp[3]");
+    for (int r = 0; r < rows; r += 2) {
+      if (r + 1 < rows) {
+        ctx.src.linef("int32_t w{}, w{};", r, r + 1);
+        ctx.src.linef("load_pair_next(&w, &w{}, &w{});", r, r + 1);
+      } else {
+        ctx.src.linef("const int32_t w{} = *w++;", r);
+      }
+    }
     for (int r = 0; r < rows; ++r) {
-      ctx.src.linef("acc{0} = __smlad(__sxtb16(w[{0}]), x_even, acc{0});", r);
-      ctx.src.linef("acc{0} = __smlad(sxtb16_ror8(w[{0}]), x_odd, acc{0});", r);
+      ctx.src.linef("acc{0} = __smlad(__sxtb16(w{0}), x_even, acc{0});", r);
+      ctx.src.linef("acc{0} = __smlad(sxtb16_ror8(w{0}), x_odd, acc{0});", r);
     }
     ctx.src.close();
     if (tail > 0) {
@@ -467,6 +476,18 @@ static inline int32_t read_s8x4(const int8_t* p) {
   int32_t v;
   __builtin_memcpy(&v, p, 4);
   return v;
+}
+
+// p[0] and p[1] in one LDRD (GCC splits a 64-bit load whose halves it uses apart into two LDR);
+// the memory operand tells the compiler what is read.
+static inline void load_pair(const int32_t* p, int32_t* a, int32_t* b) {
+  __asm__("ldrd %0, %1, %2" : "=r"(*a), "=r"(*b) : "m"(*reinterpret_cast<const int32_t(*)[2]>(p)));
+}
+
+// (*p)[0] and (*p)[1] in one LDRD that also advances *p by 2 words.
+static inline void load_pair_next(const int32_t** p, int32_t* a, int32_t* b) {
+  __asm__("ldrd %0, %1, [%2], #8" : "=r"(*a), "=r"(*b), "+r"(*p)
+          : "m"(*reinterpret_cast<const int32_t(*)[2]>(*p)));
 }
 
 // Bytes 1 and 3 sign-extended into two halfwords: SXTB16 with its built-in rotation (one

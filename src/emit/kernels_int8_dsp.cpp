@@ -6,14 +6,17 @@
 // that taps in the padding are plain zeros and the bias needs no correction. Then each filter
 // runs over the block: one word of 4 weights is loaded and unpacked by SXTB16 into (w0, w2)
 // and (w1, w3) once, and feeds 2 SMLADs per pixel, the pixels' accumulators staying in
-// registers. The scratch stores each pixel's taps in the same order, (x0, x2), (x1, x3), and
-// interleaves the pixels group by group, so one pointer walks all of them with immediate
-// offsets. Rows of weights are padded with zeros to a multiple of 4 taps.
+// registers; each pixel's two pairs are adjacent in the scratch and come in with one LDRD
+// (load_pair): 24 instructions per 24 MACs in the loop over groups of 4 taps. The scratch
+// stores each pixel's taps in the same order, (x0, x2), (x1, x3), and interleaves the pixels
+// group by group, so one pointer walks all of them with immediate offsets. Rows of weights are
+// padded with zeros to a multiple of 4 taps. The block's outputs are written after all its
+// scratch is gathered, so the output may overlap the input in raster order.
 //
-// A depthwise_conv2d with one input channel (e.g. micro_speech's first layer) is the same
-// computation: its depth multiplier becomes the filter count. Other depthwise layers with
-// multiplier 1 and a multiple of 4 channels run 4 channels at a time
-// (kernels_int8_dsp_depthwise.cpp).
+// A depthwise_conv2d with one input channel (e.g. micro_speech's first layer) is a conv2d with
+// its multiplier as filters; it runs without scratch, its window rows read straight from the
+// input (kernels_int8_dsp_rows.cpp). Other depthwise layers with multiplier 1 and a multiple
+// of 4 channels run 4 channels at a time (kernels_int8_dsp_depthwise.cpp).
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -29,13 +32,8 @@ namespace {
 // Output pixels per block and filters per step. Measured on cortex-m4 (fashion_tiny,
 // micro_speech) against 2x2, 3x2, 2x3, 4x1 and 1x4: one filter over 6 pixels (6 accumulators,
 // 2 unpacked weights, 2 inputs, 3 pointers: the 13 free core registers) is fastest. Per group
-// of 4 taps: 3 instructions unpack the weights, 12 load inputs and 12 SMLADs do 24 MACs.
+// of 4 taps: 3 instructions unpack the weights, 6 LDRDs load inputs and 12 SMLADs do 24 MACs.
 constexpr int64_t kPixels = 6;
-// Pixels per block of a depthwise_conv2d on one input channel (its multiplier as filters):
-// 5 measured as fast as 6 on micro_speech (769,708 vs 765,177 instructions) with a 1/6
-// smaller scratch, which is micro_speech's RAM peak (960 -> 800 bytes: RAM 0.989x TFLM's
-// arena instead of 1.013x). For conv2d on one channel 5 is slower (person_detect +1%).
-constexpr int64_t kPixelsDepthwise = 5;
 constexpr int64_t kFilters = 1;
 
 struct ConvShape {
@@ -54,7 +52,7 @@ struct ConvShape {
 };
 
 int64_t block_pixels(const ConvShape& s) {
-  return std::min(s.depthwise ? kPixelsDepthwise : kPixels, s.g.out_pixels());
+  return std::min(kPixels, s.g.out_pixels());
 }
 
 bool dsp_conv_applies(const Target& t, const Model& m, const Op& op) {
@@ -180,7 +178,7 @@ void emit_im2col(EmitContext& ctx, const ConvShape& s, int32_t zx, const std::st
 }  // namespace
 
 int64_t dsp_conv_scratch_bytes(const Target& t, const Model& m, const Op& op) {
-  if (!dsp_conv_applies(t, m, op)) return 0;
+  if (!dsp_conv_applies(t, m, op) || dsp_rows_applies(t, m, op)) return 0;
   const ConvShape s = conv_shape(m, op);
   return block_pixels(s) * s.padded * 2;
 }
@@ -188,6 +186,10 @@ int64_t dsp_conv_scratch_bytes(const Target& t, const Model& m, const Op& op) {
 bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
   const Model& m = ctx.model;
   if (!dsp_conv_applies(ctx.target, m, op)) return false;
+  if (dsp_rows_applies(ctx.target, m, op)) {
+    emit_int8_conv_dsp_rows(ctx, op, fn);
+    return true;
+  }
   const ConvShape s = conv_shape(m, op);
   const Window& g = s.g;
   const Tensor& xt = m.tensor(op.inputs[0]);
@@ -244,20 +246,30 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
       return std::to_string(s.interleaved ? 2 * p + half : p * kp / 2 + half);
     };
     src.linef("const int8_t* w = {}[{}];", w_id, f);
-    src.line("const int32_t* s = xs;");
     for (int64_t i = 0; i < nf; ++i) {
       for (int64_t p = 0; p < np; ++p) src.linef("int32_t acc{}{} = {}[{}];", i, p, b_id, plus(f, std::to_string(i)));
     }
-    src.open(fmt::format("for (int k = 0; k < {}; ++k, w += 4, s += {})", kp / 4, step));
+    // The end pointer as loop counter: GCC keeps it in a register (an index needs two).
+    src.open(fmt::format("for (const int32_t* s = xs; s != xs + {}; w += 4, s += {})",
+                         kp / 4 * step, step));
     for (int64_t i = 0; i < nf; ++i) {
       src.linef("const int32_t w{0} = read_s8x4(w{1});", i, i == 0 ? "" : fmt::format(" + {}", i * kp));
       src.linef("const int32_t w{0}_a = __sxtb16(w{0}), w{0}_b = sxtb16_ror8(w{0});", i);
     }
+    src.line("int32_t xa, xb;");
     for (int64_t p = 0; p < np; ++p) {
+      // A pixel's two pairs are adjacent: one LDRD (24 instead of 31 instructions per 24 MACs
+      // with 6 pixels, measured).
+      // LDRD reaches 1020 bytes from its base (LDR 4095).
+      if (std::stoll(at(p, 0)) * 4 <= 1020) {
+        src.linef("load_pair(s + {}, &xa, &xb);", at(p, 0));
+      } else {
+        src.linef("xa = s[{}];", at(p, 0));
+        src.linef("xb = s[{}];", at(p, 1));
+      }
       for (int half = 0; half < 2; ++half) {
-        src.linef("const int32_t x{}{} = s[{}];", p, half ? "b" : "a", at(p, half));
         for (int64_t i = 0; i < nf; ++i) {
-          src.linef("acc{1}{2} = __smlad(w{1}_{0}, x{2}{0}, acc{1}{2});", half ? "b" : "a", i, p);
+          src.linef("acc{1}{2} = __smlad(w{1}_{0}, x{0}, acc{1}{2});", half ? "b" : "a", i, p);
         }
       }
     }

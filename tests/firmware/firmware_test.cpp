@@ -285,11 +285,13 @@ TEST_CASE("firmware: emit refuses exactly the models that do not fit a target", 
 TEST_CASE("firmware: int8 dense with ragged sizes is bit-exact on DSP and plain targets",
           "[firmware][int8]") {
   require_toolchain();
-  // 13 -> 11 -> 9 -> 7: inputs not a multiple of 4 (the SMLAD kernels' scalar tails) and
-  // outputs not a multiple of 4 (their single-row remainder).
+  // 13 -> 11 -> 10 -> 9 -> 7: inputs not a multiple of 4 (the SMLAD kernels' scalar tails) and
+  // outputs not a multiple of 4 (remainders of 3, 2 and 1 rows: a pair and a single word, a
+  // pair, a single word).
   const tinyc::Model f = tinyc::build_model(tinyc::parse_spec(R"({"name": "ragged", "input": [13],
     "task": "classification",
     "layers": [{"type": "dense", "units": 11, "activation": "relu6"},
+               {"type": "dense", "units": 10, "activation": "relu"},
                {"type": "dense", "units": 9, "activation": "tanh"},
                {"type": "dense", "units": 7, "activation": "softmax"}],
     "train": {"loss": "cross_entropy"}})", "test spec"), 5);
@@ -463,6 +465,17 @@ TEST_CASE("firmware: int8 CNN kernels with odd channel counts and padding are bi
                      {"type": "depthwise_conv2d", "kernel": 3, "stride": 2, "padding": "same"},
                      {"type": "depthwise_conv2d", "kernel": [2, 3], "padding": "valid", "activation": "relu"},
                      {"type": "depthwise_conv2d", "kernel": 3, "stride": 2, "padding": "valid"},
+                     {"type": "flatten"},
+                     {"type": "dense", "units": 3, "activation": "softmax"}],
+          "train": {"loss": "cross_entropy"}})",
+      // One input channel read row by row without scratch on DSP targets: multiplier 6 (a group
+      // of 4 filters and one of 2), rows of 5 taps (2 words, the last one 1 tap), a 13-wide
+      // image whose words cross both edges, and a 1-wide one (narrower than a word).
+      R"({"name": "rows_depthwise", "input": [9, 13, 1], "task": "classification",
+          "layers": [{"type": "depthwise_conv2d", "kernel": [4, 5], "depth_multiplier": 6, "stride": [1, 2],
+                      "padding": "same", "activation": "relu"},
+                     {"type": "conv2d", "filters": 1, "kernel": [3, 5], "stride": [2, 3], "padding": "valid"},
+                     {"type": "depthwise_conv2d", "kernel": [2, 3], "depth_multiplier": 5, "padding": "same"},
                      {"type": "flatten"},
                      {"type": "dense", "units": 3, "activation": "softmax"}],
           "train": {"loss": "cross_entropy"}})"};
