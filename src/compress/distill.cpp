@@ -3,9 +3,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <thread>
+
+#include <fmt/format.h>
 
 #include "tinyc/error.h"
 #include "tinyc/executor.h"
+#include "tinyc/limits.h"
+#include "tinyc/rng.h"
+#include "train/augment.h"
 
 namespace tinyc {
 namespace {
@@ -20,18 +27,67 @@ double softmax_t(const float* z, int64_t k, float t, float* out) {
   return std::log(sum) + static_cast<double>(m) / t;
 }
 
+// Rows per teacher call: bounds the teacher's activation memory; fixed (not per thread) so
+// the targets are the same bytes for any thread count.
+constexpr int64_t kTeacherChunk = 1024;
+
+// Runs fn(first_row, row_count) over [0, rows) in kTeacherChunk pieces on up to `threads`
+// threads; each piece writes only its own rows.
+void for_chunks(int64_t rows, int threads, const std::function<void(int64_t, int64_t)>& fn) {
+  const int64_t chunks = (rows + kTeacherChunk - 1) / kTeacherChunk;
+  const int workers = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, chunks)));
+  auto work = [&](int w) {
+    for (int64_t c = w; c < chunks; c += workers) {
+      const int64_t lo = c * kTeacherChunk;
+      fn(lo, std::min(kTeacherChunk, rows - lo));
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int w = 1; w < workers; ++w) pool.emplace_back(work, w);
+  work(0);
+  for (auto& t : pool) t.join();
+}
+
+// Undoes Preprocess::apply: raw = x / scale + offset (a zero scale leaves x unscaled).
+void unapply(const Preprocess& pre, float* x, int64_t rows, int64_t features) {
+  if (pre.is_identity()) return;
+  const bool per_offset = pre.offset.size() > 1, per_scale = pre.scale.size() > 1;
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = x + r * features;
+    for (int64_t i = 0; i < features; ++i) {
+      const float o = pre.offset.empty() ? 0.0f : pre.offset[per_offset ? static_cast<size_t>(i) : 0];
+      const float sc = pre.scale.empty() ? 1.0f : pre.scale[per_scale ? static_cast<size_t>(i) : 0];
+      row[i] = (sc != 0.0f ? row[i] / sc : row[i]) + o;
+    }
+  }
+}
+
 class DistillHook : public TrainHook {
  public:
-  DistillHook(Task task, std::vector<float> soft, int64_t width, float temperature, float alpha)
-      : task_(task), soft_(std::move(soft)), width_(width), t_(temperature), alpha_(alpha) {}
+  // `soft`: blocks of rows x width targets, one block for the whole run or one per epoch
+  // (the teacher's labels of that epoch's augmented inputs).
+  DistillHook(Task task, std::vector<float> soft, int64_t rows, int64_t width, float temperature,
+              float alpha)
+      : task_(task), soft_(std::move(soft)), block_(rows * width), width_(width), t_(temperature),
+        alpha_(alpha) {}
+
+  void attach(const Model& /*model*/, const std::vector<TrainParam>& /*params*/, int /*threads*/,
+              int64_t /*batch*/, int64_t steps_per_epoch, int /*epochs*/) override {
+    steps_per_epoch_ = std::max<int64_t>(1, steps_per_epoch);
+  }
+  void before_forward(int64_t step) override {
+    const int64_t blocks = block_ > 0 ? static_cast<int64_t>(soft_.size()) / block_ : 1;
+    offset_ = std::min(step / steps_per_epoch_, blocks - 1) * block_;
+  }
 
   bool loss(const float* pred, const float* y, const int64_t* rows, int64_t n, int64_t k,
             float inv_batch, float* grad, double* loss, int64_t* correct) const override {
+    const float* soft = soft_.data() + offset_;
     if (task_ == Task::kRegression) {
       // alpha * mean (p - y)^2 + (1 - alpha) * mean (p - t)^2 over the k outputs.
       const float scale = 2.0f * inv_batch / static_cast<float>(k);
       for (int64_t r = 0; r < n; ++r) {
-        const float* t = soft_.data() + rows[r] * width_;
+        const float* t = soft + rows[r] * width_;
         for (int64_t i = 0; i < k; ++i) {
           const float p = pred[r * k + i];
           const float dy = p - y[r * k + i], dt = p - t[i];
@@ -45,7 +101,7 @@ class DistillHook : public TrainHook {
     for (int64_t r = 0; r < n; ++r) {
       const float* z = pred + r * k;
       const auto label = static_cast<int64_t>(y[r]);
-      *loss += distill_loss_row(z, label, soft_.data() + rows[r] * width_, k, t_, alpha_, grad + r * k);
+      *loss += distill_loss_row(z, label, soft + rows[r] * width_, k, t_, alpha_, grad + r * k);
       for (int64_t i = 0; i < k; ++i) grad[r * k + i] *= inv_batch;
       *correct += std::max_element(z, z + k) - z == label;
     }
@@ -54,10 +110,30 @@ class DistillHook : public TrainHook {
 
  private:
   Task task_;
-  std::vector<float> soft_;  // per training row: soft targets q (or teacher outputs)
+  std::vector<float> soft_;  // per block and training row: soft targets q (or teacher outputs)
+  int64_t block_;
   int64_t width_;
   float t_, alpha_;
+  int64_t steps_per_epoch_ = 1;
+  int64_t offset_ = 0;  // of the current epoch's block in soft_
 };
+
+int distill_epochs(const ModelSpec& student, const DistillOptions& options) {
+  return options.train.epochs > 0 ? options.train.epochs : student.train.epochs;
+}
+
+// The teacher's targets (soft targets, or outputs for regression) for `rows` raw inputs.
+void teacher_targets(const Model& teacher, const float* raw, int64_t rows, float temperature,
+                     int threads, float* out) {
+  const int64_t features = teacher.input().sample_size(), width = teacher.output().sample_size();
+  for_chunks(rows, threads, [&](int64_t lo, int64_t n) {
+    const float* x = raw + lo * features;
+    const std::vector<float> t = teacher.task == Task::kClassification
+                                     ? teacher_soft_targets(teacher, x, n, temperature)
+                                     : run_model(teacher, x, n);
+    std::copy(t.begin(), t.end(), out + lo * width);
+  });
+}
 
 }  // namespace
 
@@ -126,8 +202,8 @@ std::vector<float> teacher_soft_targets(const Model& teacher, const float* raw_i
   return p;
 }
 
-TrainJob distill(const Model& teacher, const ModelSpec& student_spec, const Dataset& data,
-                 const DistillOptions& options) {
+std::vector<float> distill_targets(const Model& teacher, const ModelSpec& student_spec,
+                                   const Dataset& data, const DistillOptions& options) {
   if (!(options.temperature > 0.0f)) fail(ExitCode::kUsage, "temperature {} must be > 0", options.temperature);
   if (!(options.alpha >= 0.0f && options.alpha <= 1.0f)) {
     fail(ExitCode::kUsage, "alpha {} must be in [0, 1]", options.alpha);
@@ -159,11 +235,50 @@ TrainJob distill(const Model& teacher, const ModelSpec& student_spec, const Data
   std::vector<float> x, y;
   gather_rows(data, train_rows, &x, &y);
   const auto rows = static_cast<int64_t>(train_rows.size());
+  const int64_t width = teacher.output().sample_size(), features = data.features;
+  const int threads = options.train.threads > 0
+                          ? options.train.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const AugmentConfig& aug = student_spec.train.augment;
+  std::vector<float> soft;
+  if (!aug.any()) {
+    soft.resize(static_cast<size_t>(rows * width));
+    teacher_targets(teacher, x.data(), rows, options.temperature, threads, soft.data());
+  } else {
+    // Transfer set: the student sees a new augmented copy of each row every epoch; the teacher
+    // labels exactly that copy (the trainer's augmentation, reproduced from its seed, on the
+    // student's normalized input, then mapped back to raw values for the teacher's own
+    // preprocessing).
+    const int epochs = distill_epochs(student_spec, options);
+    check_memory(4.0 * static_cast<double>(epochs) * static_cast<double>(rows * width),
+                 fmt::format("the teacher's targets for {} epochs of {} augmented rows", epochs, rows));
+    const Preprocess pre = fit_preprocess(data, train_rows, student_spec.normalize, student_spec.factor);
+    soft.resize(static_cast<size_t>(epochs) * static_cast<size_t>(rows * width));
+    for (int epoch = 1; epoch <= epochs; ++epoch) {
+      float* block = soft.data() + static_cast<int64_t>(epoch - 1) * rows * width;
+      for_chunks(rows, threads, [&](int64_t lo, int64_t n) {
+        std::vector<float> chunk(x.begin() + lo * features, x.begin() + (lo + n) * features);
+        std::vector<float> scratch(static_cast<size_t>(features));
+        pre.apply(chunk.data(), n, features);
+        for (int64_t r = 0; r < n; ++r) {
+          Rng rng(augment_seed(options.train.seed, epoch, lo + r));
+          augment_sample(aug, student_spec.input, chunk.data() + r * features, scratch.data(), rng);
+        }
+        unapply(pre, chunk.data(), n, features);
+        teacher_targets(teacher, chunk.data(), n, options.temperature, 1, block + lo * width);
+      });
+    }
+  }
+  return soft;
+}
+
+TrainJob distill(const Model& teacher, const ModelSpec& student_spec, const Dataset& data,
+                 const DistillOptions& options) {
+  std::vector<float> soft = distill_targets(teacher, student_spec, data, options);
   const int64_t width = teacher.output().sample_size();
-  std::vector<float> soft = teacher.task == Task::kClassification
-                                ? teacher_soft_targets(teacher, x.data(), rows, options.temperature)
-                                : run_model(teacher, x.data(), rows);
-  DistillHook hook(teacher.task, std::move(soft), width, options.temperature, options.alpha);
+  const int64_t rows = static_cast<int64_t>(soft.size()) / width /
+                       (student_spec.train.augment.any() ? distill_epochs(student_spec, options) : 1);
+  DistillHook hook(teacher.task, std::move(soft), rows, width, options.temperature, options.alpha);
   TrainOptions o = options.train;
   o.hook = &hook;
   return train_from_spec(student_spec, data, o);

@@ -4,6 +4,10 @@
 
 namespace tinyc {
 
+uint64_t augment_seed(uint64_t seed, int epoch, int64_t row) {
+  return mix_seed(mix_seed(seed, 0x417547ull + static_cast<uint64_t>(epoch)), static_cast<uint64_t>(row));
+}
+
 void augment_sample(const AugmentConfig& config, const Shape& sample_shape, float* x,
                     float* scratch, Rng& rng) {
   if (sample_shape.size() == 3 && (config.shift > 0 || config.flip_horizontal)) {

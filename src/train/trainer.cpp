@@ -341,8 +341,7 @@ void Trainer::run_epoch(int thread, int epoch) {
       std::memcpy(x + r * in_width_, data_.x + src * in_width_, sizeof(float) * static_cast<size_t>(in_width_));
       std::memcpy(targets_.data() + r * y_width, data_.y + src * y_width, sizeof(float) * static_cast<size_t>(y_width));
       if (augment_) {
-        // One stream per (epoch, training row): independent of batches and threads.
-        Rng rng(mix_seed(mix_seed(seed_, 0x417547ull + static_cast<uint64_t>(epoch)), static_cast<uint64_t>(src)));
+        Rng rng(augment_seed(seed_, epoch, src));
         augment_sample(config_.augment, sample_shape_, x + r * in_width_, aug_scratch.data(), rng);
       }
     }

@@ -43,7 +43,7 @@ TEST_CASE("compress --student --prune --quantize --qat-epochs: all stages in ord
   REQUIRE(j["stages"].size() == 4);
   CHECK(j["stages"][0]["stage"] == "distill");
   CHECK(j["stages"][0]["temperature"].get<double>() == 1.0);  // the defaults (README)
-  CHECK(j["stages"][0]["alpha"].get<double>() == Approx(0.3));
+  CHECK(j["stages"][0]["alpha"].get<double>() == Approx(0.5));
   CHECK(j["stages"][0]["epochs"] == 10);
   CHECK(j["stages"][1]["stage"] == "prune");
   CHECK(j["stages"][2]["stage"] == "qat");
