@@ -3,6 +3,7 @@
 
 #include "tinyc/error.h"
 #include "tinyc/train.h"
+#include "train/huge_pages.h"
 
 namespace tinyc {
 
@@ -46,6 +47,9 @@ struct SplitData {
 
 SplitData take(const Dataset& data, const std::vector<int64_t>& rows, const Preprocess* pre) {
   SplitData s;
+  const size_t floats = rows.size() * static_cast<size_t>(data.features);
+  s.x.reserve(floats);  // allocated, not yet touched: the advice applies to its first writes
+  advise_huge_pages(s.x.data(), floats * sizeof(float));
   gather_rows(data, rows, &s.x, &s.y);
   s.rows = static_cast<int64_t>(rows.size());
   if (pre != nullptr) pre->apply(s.x.data(), s.rows, data.features);

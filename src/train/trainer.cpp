@@ -100,6 +100,9 @@ class Trainer {
   std::vector<FloatBuffer> scratch_;     // per op, whole batch
   std::vector<FloatBuffer> dparams_;     // per thread; unit-split ops write thread 0's only
   std::vector<bool> unit_split_;         // per op: splits its units instead of rows
+  // No barrier is needed at the end of a step: a barrier (that of a unit-split op) comes before
+  // any op reads parameters or state that the optimizer or another thread writes.
+  bool skip_step_barrier_ = false;
   // Parameter ranges [lo, hi) and whether their gradient is summed over the threads' buffers.
   struct ParamRange {
     int64_t lo, hi;
@@ -290,6 +293,17 @@ void Trainer::bind_all() {
       bd.scratch = slot(scratch_[i], layer_for(op.type).scratch_floats(b));
     }
   }
+  skip_step_barrier_ = false;
+  for (size_t i = 0; i < forward_ops_; ++i) {
+    if (unit_split_[i]) {
+      skip_step_barrier_ = true;
+      break;
+    }
+    const bool reads_shared = std::any_of(m.ops[i].inputs.begin(), m.ops[i].inputs.end(), [&](int t) {
+      return t >= 0 && (m.tensor(t).is_constant() || m.tensor(t).role == TensorRole::kState);
+    });
+    if (reads_shared) break;
+  }
   for (int t : param_tensors_) {
     const int64_t lo = param_offset_[static_cast<size_t>(t)];
     ranges_.push_back({lo, lo + static_cast<int64_t>(align_floats(m.tensor(t).f32.size())),
@@ -403,9 +417,13 @@ void Trainer::run_epoch(int thread, int epoch) {
       if (unit_split_[i]) {
         barrier_->wait();
         layer.backward_part(b, 0, thread, threads_);
-        barrier_->wait();
-        layer.backward_part(b, 1, thread, threads_);
-        barrier_->wait();
+        // Phase 1 computes dx only. Without it (the first layer) nothing upstream runs before
+        // the barrier that precedes the optimizer, which also orders the weight gradients.
+        if (b.din[0] != nullptr) {
+          barrier_->wait();
+          layer.backward_part(b, 1, thread, threads_);
+          barrier_->wait();
+        }
       } else if (n > 0) {
         layer.backward(b);
       }
@@ -442,7 +460,14 @@ void Trainer::run_epoch(int thread, int epoch) {
       epoch_correct_ += correct;
       progress_.step(epoch, s, b0 + n_batch, epoch_loss_);
     }
-    barrier_->wait();
+    // A thread that skips this barrier only gathers its own rows of the next batch before the
+    // barrier that opens the first unit-split op, which then orders every parameter update
+    // before any read. Not when a thread of the next step has no rows: it zeroes its gradients
+    // at once, which the other thread's optimizer may still be reading.
+    const int64_t next_rows = std::min(batch, rows - (s + 1) * batch);
+    if (!skip_step_barrier_ || hook_ != nullptr || (s + 1 < steps && next_rows < threads_)) {
+      barrier_->wait();
+    }
     if (hook_ != nullptr) {
       if (thread == 0) hook_->after_update(step_counter_ + s);
       barrier_->wait();
