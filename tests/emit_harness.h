@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
@@ -114,11 +115,12 @@ inline Int8Expected int8_reference(const tinyc::Model& q, const std::vector<floa
 // (the tests check agreement, not accuracy): the dense ones float and int8, then the float
 // CNNs (kws_like on `tinyc data kws`, fashion_cnn one epoch on Fashion-MNIST, when installed),
 // fashion_mlp (one epoch) and the committed fashion_tiny, then their int8 versions.
-inline std::vector<ReferenceModel> reference_model_list(const std::string& dir, bool train) {
+inline std::vector<ReferenceModel> reference_model_list(const std::string& dir, bool train,
+                                                        const std::string& trainer = TINYC_BINARY) {
   const auto file = [&](const std::string& name) { return dir + "/" + name; };
   const auto run = [&](const std::string& what, const std::string& args) {
     if (!train) return;
-    const RunResult r = run_tinyc(args);
+    const RunResult r = run_tinyc_binary(trainer, args);
     if (r.exit_code != 0) throw std::runtime_error(what + " failed: " + r.err);
   };
   const std::string tasks = TINYC_SHARED_DIR "/data/tasks/";
@@ -170,9 +172,14 @@ inline std::vector<ReferenceModel> reference_model_list(const std::string& dir, 
 // every test case in its own process): in the build tree's test-cache/, under a name keyed by
 // the tinyc binary, the specs and fashion_tiny.tinyc, so any change to them trains afresh.
 // Processes take a lock; a new set appears by an atomic rename of its complete directory.
+// TINYC_TEST_TRAINER names another tinyc binary (the Release build's) that trains them, into
+// its own build tree's cache: the sanitizer suite reuses the Release suite's models instead of
+// training them again under ASan (the sanitizers guard the code that reads and emits them).
 inline const std::vector<ReferenceModel>& reference_models() {
   static const std::vector<ReferenceModel> models = [] {
-    std::string binary = TINYC_BINARY;
+    const char* trainer = std::getenv("TINYC_TEST_TRAINER");
+    std::string binary = trainer != nullptr && *trainer != '\0' ? trainer : TINYC_BINARY;
+    if (!tinyc::file_exists(binary)) throw std::runtime_error("TINYC_TEST_TRAINER: no " + binary);
     const std::string root = binary.substr(0, binary.rfind('/')) + "/test-cache";
     uint64_t hash = tinyc::fnv1a64(nullptr, 0);
     for (const std::string& f : {binary, std::string(TINYC_SOURCE_DIR "/models/fashion_tiny.tinyc")}) {
@@ -199,7 +206,7 @@ inline const std::vector<ReferenceModel>& reference_models() {
         }
         const std::string tmp = fmt::format("{}.tmp{}", cache, ::getpid());
         std::filesystem::create_directories(tmp);
-        reference_model_list(tmp, true);
+        reference_model_list(tmp, true, binary);
         std::filesystem::rename(tmp, cache);
       }
     } catch (...) {

@@ -40,11 +40,12 @@ int count_entries(const std::string& dir) {
   return n;
 }
 
-RunResult run_tinyc(const std::string& args) {
+RunResult run_tinyc(const std::string& args) { return run_tinyc_binary(TINYC_BINARY, args); }
+
+RunResult run_tinyc_binary(const std::string& binary, const std::string& args) {
   TempDir io;
   const std::string out = io.file("out"), err = io.file("err");
-  const std::string cmd =
-      std::string(TINYC_BINARY) + " " + args + " >" + out + " 2>" + err + " </dev/null";
+  const std::string cmd = binary + " " + args + " >" + out + " 2>" + err + " </dev/null";
   const int status = std::system(cmd.c_str());
   RunResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -27,6 +27,9 @@ struct RunResult {
 
 // Runs the tinyc binary with `args` (a shell-quoted string), capturing stdout and stderr.
 RunResult run_tinyc(const std::string& args);
+// The same with another tinyc binary (the Release build that trains the sanitizer suite's
+// reference models, emit_harness.h).
+RunResult run_tinyc_binary(const std::string& binary, const std::string& args);
 
 void write_text(const std::string& path, const std::string& text);
 std::string read_text(const std::string& path);

@@ -11,9 +11,10 @@
 
 namespace tinyc {
 
-// Runs `rows` samples of raw input (rows x input sample size) and returns rows x output sample
-// size values (graph output 0). A quantized model (Model::is_quantized) runs as
-// quantize_inputs, run_model_int8, dequantize_outputs.
+// Runs `rows` samples of raw input (rows x input sample size; a float model with several graph
+// inputs reads them back to back) and returns rows x output sample size values (graph output 0).
+// A quantized model (Model::is_quantized) runs as quantize_inputs, run_model_int8,
+// dequantize_outputs; it takes one float32 or int8 graph input (else Error(kUnsupported)).
 std::vector<float> run_model(const Model& model, const float* raw_input, int64_t rows);
 
 // int8 models (representation in tinyc/quantize.h). Preprocessing, then TFLite QUANTIZE with

@@ -118,7 +118,7 @@ void register_predict(CLI::App& app) {
       CsvOptions csv;
       csv.label = a->label;
       const Dataset d = load_data(a->data, csv);
-      if (d.features != m.input().sample_size()) check_data_fits(m, d);
+      if (m.inputs.size() != 1 || d.features != m.input().sample_size()) check_data_fits(m, d);
       const auto idx = rows_for(m, d, a->split);
       gather_rows(d, idx, &x, &y);
       rows = static_cast<int64_t>(idx.size());

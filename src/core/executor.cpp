@@ -113,6 +113,15 @@ void run_float(const Model& model, const float* raw_input, int64_t rows,
 void run_int8(const Model& model, const int8_t* input, int64_t rows, const Int8ChunkFn& on_chunk) {
   check_int8_model(model);
   const int64_t case_bytes = io_case_bytes(model, true);
+  // Like run_float: a model file can declare activations too big for this machine.
+  double bytes = 0.0;
+  for (const Tensor& t : model.tensors) {
+    if (t.is_constant()) continue;
+    bytes += static_cast<double>(kChunkRows) * static_cast<double>(t.sample_size()) *
+             static_cast<double>(dtype_bytes(t.dtype));
+    if (t.role == TensorRole::kState) bytes += static_cast<double>(t.ints.size()) * sizeof(int32_t);
+  }
+  check_memory(bytes, fmt::format("running model '{}' (int8 activations)", model.name));
   Int8Buffers act(model.tensors.size());
   for (size_t t = 0; t < model.tensors.size(); ++t) {
     const Tensor& tensor = model.tensors[t];
@@ -161,6 +170,24 @@ void run_int8(const Model& model, const int8_t* input, int64_t rows, const Int8C
     }
     on_chunk(r0, n, act);
   }
+}
+
+// The cases run_int8 reads, from `rows` raw float inputs: the preprocessed floats where the graph
+// quantizes its float32 input itself, else quantize_inputs. Only for one float32 or int8 graph
+// input: other inputs come in their own dtypes (predict --input-bin).
+std::vector<int8_t> int8_cases_from_float(const Model& model, const float* raw_input, int64_t rows) {
+  check_int8_model(model);
+  const Tensor& in = model.input();
+  if (in.dtype != DType::kFloat32) return quantize_inputs(model, raw_input, rows);
+  if (model.inputs.size() != 1) {
+    unsupported("model '{}' has {} graph inputs: give raw cases with predict --input-bin",
+                model.name, model.inputs.size());
+  }
+  const int64_t width = in.sample_size();
+  std::vector<int8_t> bytes(static_cast<size_t>(rows * width) * sizeof(float));
+  std::memcpy(bytes.data(), raw_input, bytes.size());
+  model.preprocess.apply(reinterpret_cast<float*>(bytes.data()), rows, width);
+  return bytes;
 }
 
 bool is_io(const Model& m, int t) {
@@ -229,6 +256,12 @@ int64_t io_case_bytes(const Model& model, bool inputs) {
 
 std::vector<int8_t> quantize_inputs(const Model& model, const float* raw_input, int64_t rows) {
   const Tensor& in = model.input();
+  // run_int8 reads every graph input in its own dtype: these int8 bytes fit only one int8 input.
+  if (model.inputs.size() != 1 || in.dtype != DType::kInt8) {
+    unsupported("model '{}': graph input '{}' is {} ({} inputs); float data fits one int8 or "
+                "float32 input: give raw cases with predict --input-bin",
+                model.name, in.name, dtype_name(in.dtype), model.inputs.size());
+  }
   const int64_t width = in.sample_size();
   const float scale = activation_scale(in);
   const int32_t zp = activation_zero_point(in);
@@ -270,19 +303,7 @@ std::vector<float> run_model(const Model& model, const float* raw_input, int64_t
   if (model.is_quantized()) {
     // One float input and output (eval, predict --data): quantized here unless the graph
     // quantizes it itself (a float32 input read by QUANTIZE).
-    if (model.input().dtype == DType::kFloat32) {
-      std::vector<float> x(raw_input, raw_input + rows * model.input().sample_size());
-      model.preprocess.apply(x.data(), rows, model.input().sample_size());
-      const std::vector<int8_t> y =
-          run_model_int8(model, reinterpret_cast<const int8_t*>(x.data()), rows);
-      if (model.output().dtype == DType::kFloat32) {
-        std::vector<float> out(y.size() / 4);
-        std::memcpy(out.data(), y.data(), y.size());
-        return out;
-      }
-      return dequantize_outputs(model, y.data(), static_cast<int64_t>(y.size()));
-    }
-    const std::vector<int8_t> q = quantize_inputs(model, raw_input, rows);
+    const std::vector<int8_t> q = int8_cases_from_float(model, raw_input, rows);
     const std::vector<int8_t> y = run_model_int8(model, q.data(), rows);
     if (model.output().dtype == DType::kFloat32) {
       std::vector<float> out(y.size() / 4);
@@ -315,7 +336,7 @@ std::vector<std::vector<float>> run_model_tensors(const Model& model, const floa
                                                   int64_t rows) {
   std::vector<std::vector<float>> values(model.tensors.size());
   if (model.is_quantized()) {
-    const std::vector<int8_t> q = quantize_inputs(model, raw_input, rows);
+    const std::vector<int8_t> q = int8_cases_from_float(model, raw_input, rows);
     run_int8(model, q.data(), rows, [&](int64_t, int64_t n, const Int8Buffers& act) {
       for (size_t t = 0; t < act.size(); ++t) {
         const Tensor& tensor = model.tensors[t];

@@ -1,10 +1,12 @@
 #include "tinyc/int8_bounds.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <vector>
 
 #include "tinyc/error.h"
+#include "tinyc/quant_math.h"
 
 namespace tinyc {
 
@@ -18,7 +20,9 @@ void check_int8_accumulators(const Model& model) {
     for (int t : op.inputs) {
       if (t < 0) continue;
       const Tensor& x = model.tensor(t);
-      if (!x.is_constant()) continue;
+      // The kernels read the stored values of a state tensor in a weight's place too (fuzzer
+      // finding: weights of role state escaped this check).
+      if (!x.is_constant() && x.role != TensorRole::kState) continue;
       if (x.dtype == DType::kInt8 && w == nullptr) w = &x;
       if (x.dtype == DType::kInt32 && bias == nullptr) bias = &x;
     }
@@ -39,15 +43,25 @@ void check_int8_accumulators(const Model& model) {
       double acc = kMaxInput * sum[c];
       if (bias != nullptr && c < bias->ints.size()) acc += std::abs(static_cast<double>(bias->ints[c]));
       // Requantization scales the accumulator by in_scale x w_scale / out_scale.
-      double m = 1.0;
+      // Above 1 the kernels shift the accumulator left by the multiplier's exponent before the
+      // fixed-point multiply (TFLite's MultiplyByQuantizedMultiplier), so that shifted value must
+      // fit as well, not just acc x m (fuzzer finding: acc << shift wrapped, the zero point
+      // then overflowed).
+      double m = 1.0, grow = 1.0;
       if (x.quant.scale.size() == 1 && y.quant.scale.size() == 1 && !w->quant.scale.empty()) {
         const float ws = w->quant.scale[w->quant.scale.size() == 1 ? 0 : std::min(c, w->quant.scale.size() - 1)];
         m = static_cast<double>(x.quant.scale[0]) * ws / y.quant.scale[0];
+        if (std::isfinite(m) && m > 0.0) {
+          const QuantizedMultiplier q =
+              requant_multiplier(x.quant.scale[0], ws, y.quant.scale[0], w->quant.scale.size() > 1);
+          grow = std::ldexp(1.0, std::max(q.shift, 0));
+        }
       }
-      if (!(acc <= kLimit && acc * std::max(m, 1.0) <= kLimit)) {
+      const double reach = acc * std::max({m, grow, 1.0});
+      if (!(acc <= kLimit && reach <= kLimit)) {
         bad_input("model '{}': layer '{}' channel {}: its int8 accumulator can reach {:.3g} (weights, "
                   "bias and scales), beyond int32; the file is corrupt or not a valid int8 model",
-                  model.name, op.name, c, acc * std::max(m, 1.0));
+                  model.name, op.name, c, reach);
       }
     }
   }

@@ -192,6 +192,10 @@ void validate_model(const Model& model) {
   }
   for (int t : model.inputs) {
     if (t < 0 || t >= n_tensors) bad_input("model input index {} out of range", t);
+    // Executors copy each case into the input's activation buffer, which weights do not have.
+    if (model.tensor(t).is_constant()) {
+      bad_input("graph input '{}' is a constant tensor", model.tensor(t).name);
+    }
     available[static_cast<size_t>(t)] = true;
   }
   // Preprocessing stores one value, or one per input feature (fuzzer finding: a model whose

@@ -129,6 +129,7 @@ void outer_units(const float* dz, int64_t ldz, const float* x, int64_t n, int64_
 
 void dense_forward_product(const float* x, const float* w, int64_t n, int64_t in, int64_t units,
                            float* y, int64_t ldy) {
+  if (n == 0) return;  // no rows: y may be null, and null + offset is UB (UBSan)
   if (in == 0) {
     for (int64_t r = 0; r < n; ++r) std::fill(y + r * ldy, y + r * ldy + units, 0.0f);
     return;
@@ -142,6 +143,10 @@ void dense_forward_product(const float* x, const float* w, int64_t n, int64_t in
 
 void dense_weight_gradient(const float* dz, int64_t ldz, const float* x, int64_t n, int64_t in,
                            int64_t units, float* dw) {
+  if (n == 0) {  // no rows: dz may be null (UBSan); the gradient is zero
+    std::fill(dw, dw + units * in, 0.0f);
+    return;
+  }
   int64_t u = 0;
   for (; u + 6 <= units; u += 6) outer_units<6>(dz + u, ldz, x, n, in, dw + u * in);
   for (; u < units; ++u) outer_units<1>(dz + u, ldz, x, n, in, dw + u * in);

@@ -133,6 +133,10 @@ std::string evaluation_section(const Model& m, const Dataset* data) {
                "re-creates the test split stored in the model).</p>\n";
   }
   const int64_t features = m.input().sample_size();
+  if (m.inputs.size() != 1) {
+    unsupported("model '{}' has {} graph inputs; rows of {} feed one", m.name, m.inputs.size(),
+                data->source);
+  }
   if (data->features != features) {
     bad_input("{}: {} features per row, model '{}' takes {}", data->source, data->features,
               m.name, features);

@@ -53,7 +53,7 @@ class Reader {
     const auto n = get<uint64_t>();
     if (n > (end_ - pos_) / sizeof(float)) truncated();
     std::vector<float> v(static_cast<size_t>(n));
-    std::memcpy(v.data(), b_.data() + pos_, v.size() * sizeof(float));
+    if (n > 0) std::memcpy(v.data(), b_.data() + pos_, v.size() * sizeof(float));  // data() may be null
     pos_ += v.size() * sizeof(float);
     return v;
   }

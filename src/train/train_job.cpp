@@ -8,6 +8,12 @@
 namespace tinyc {
 
 void check_data_fits(const Model& model, const Dataset& data) {
+  // A row feeds graph input 0; the executors would read every input from it (fuzzer finding:
+  // a two-input .tflite read past the rows of --data).
+  if (model.inputs.size() != 1) {
+    unsupported("model '{}' has {} graph inputs; rows of --data feed one: give raw cases with "
+                "predict --input-bin", model.name, model.inputs.size());
+  }
   const int64_t want = model.input().sample_size();
   if (data.features != want) {
     bad_input("{}: data has {} features per sample, model '{}' expects {} (input shape {})",

@@ -191,3 +191,48 @@ TEST_CASE("memory limit: a gzip bomb stops at the limit", "[e2e][limits]") {
   check_error(r, 4, "bomb.csv.gz: reading the file");
   CHECK(count_entries(dir.path()) == 1);
 }
+
+TEST_CASE("memory limit: int8 activations are refused before allocating like float ones",
+          "[e2e][limits]") {
+  TempDir dir;
+  // 2 -> 2000 -> 3 dense: a chunk of activations is about 2 MB as float, 0.5 MB as int8.
+  const std::string spec = dir.file("wide.json");
+  write_text(spec, read_text(kSpec).replace(read_text(kSpec).find("\"units\": 4"), 10,
+                                             "\"units\": 2000"));
+  const std::string f32 = dir.file("wide.tinyc"), q8 = dir.file("wide_int8.tinyc");
+  REQUIRE(run_tinyc("train " + spec + " --data " + kData + " -o " + f32 + " -q").exit_code == 0);
+  REQUIRE(run_tinyc("compress " + f32 + " --data " + kData + " -o " + q8 + " --quantize int8")
+              .exit_code == 0);
+  check_error(run_tinyc("predict " + f32 + " --data " + kData + " --memory-limit 256K"), 4,
+              "running model 'corpus' (activations) needs");
+  for (const char* cmd : {"predict ", "eval "}) {
+    check_error(run_tinyc(cmd + q8 + " --data " + kData + " --memory-limit 256K"), 4,
+                "running model 'corpus' (int8 activations) needs");
+  }
+  CHECK(run_tinyc("predict " + q8 + " --data " + kData + " --memory-limit 1M").exit_code == 0);
+}
+
+TEST_CASE("predict --data on models that float rows cannot feed: exit 4 and no misread buffer",
+          "[e2e][corpus]") {
+  TempDir dir;
+  const auto rows_of = [&](int features) {
+    const std::string csv = dir.file(std::to_string(features) + ".csv");
+    std::string text;
+    for (int r = 0; r < 2; ++r) {
+      for (int i = 0; i < features; ++i) text += std::to_string((i * 7 + r) % 11) + ",";
+      text += "0\n";
+    }
+    write_text(csv, text);
+    return csv;
+  };
+  const std::string tflite = TINYC_SHARED_DIR "/data/tflite/";
+  // keyword_scrambled reads int16 cases: float rows have no int16 form (--input-bin has).
+  check_error(run_tinyc("predict " + tflite + "keyword_scrambled.tflite --data " + rows_of(96)), 4,
+              "graph input 'tensor_52' is int16");
+  // simple_add_model adds two 128x128 inputs; a row fits the first only (fuzzer finding: the
+  // executor read both from it).
+  for (const char* cmd : {"predict ", "eval "}) {
+    check_error(run_tinyc(cmd + tflite + "simple_add_model.tflite --data " + rows_of(16384)), 4,
+                "model 'simple_add_model' has 2 graph inputs");
+  }
+}
