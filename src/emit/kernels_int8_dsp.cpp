@@ -210,7 +210,7 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
           wt.ints[static_cast<size_t>(s.depthwise ? k * f_n + f : f * k_n + k)];
     }
   }
-  const std::string w_id = int_array(ctx, op.name + "_weights", "int8_t", 1, w, f_n,
+  std::string w_id = int_array(ctx, op.name + "_weights", "int8_t", 1, w, f_n,
       fmt::format("{}: {} int8, symmetric per {}; one row of {} taps (ky, kx, c) per {}{}",
                   wt.name, shape_str(wt.shape), wt.quant.scale.size() > 1 ? "output channel" : "tensor",
                   k_n, s.depthwise ? "output channel" : "filter",
@@ -245,13 +245,27 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
     rq = requant_arrays(ctx, op.name, q);
   }
   ctx.needs_dsp = true;
-  const std::string im2col = unique_identifier(fn + "_im2col", &ctx.ids);
+  // With folded requantization the arrays are arguments: layers of the same shapes, zero points
+  // and range (person_detect's five 1x1 conv2d on (6, 6, 128)) share one kernel. Its text is
+  // written with the placeholder kKernel for its name, then looked up among those written.
+  constexpr const char* kKernel = "@kernel@";
+  CodeWriter layer_src;
+  const std::string layer_w_id = w_id, layer_c_id = c_id;
+  if (folded) {
+    std::swap(ctx.src, layer_src);
+    w_id = "weights";
+    c_id = "channels";
+  }
+  const std::string kernel_fn = folded ? kKernel : fn;
+  const std::string im2col = folded ? kernel_fn + "_im2col" : unique_identifier(fn + "_im2col", &ctx.ids);
   emit_im2col(ctx, s, xq.zero_point, im2col);
   ctx.src.line();
 
   CodeWriter& src = ctx.src;
   const int64_t pixels = g.out_pixels();
   const int64_t block = block_pixels(s), full = pixels / block * block;
+  CodeWriter notes;  // the layer's comments, written before its own function
+  if (folded) std::swap(ctx.src, notes);
   src.linef("// {}: int8 {} {}, {} -> {}, activation {}. {} MACs.", op.name,
             s.depthwise ? "depthwise_conv2d (one input channel, as a conv2d)" : "conv2d",
             window_str(g, op_same_padding(op)), shape_str(sample(xt.shape)),
@@ -262,7 +276,13 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
             g.out_w, f_n, yq.scale, yq.zero_point);
   src.linef("// DSP kernel: {} pixels at a time gathered into `xs` (the scratch, {} bytes), then "
             "each filter over them.", block, block * kp * 2);
-  src.open(fmt::format("static TINYC_NOINLINE void {}(const int8_t* x, int8_t* y, int32_t* xs)", fn));
+  if (folded) {
+    std::swap(ctx.src, notes);
+    src.open(fmt::format("static TINYC_NOINLINE void {}(const int8_t* x, int8_t* y, int32_t* xs, "
+                         "const int8_t (*weights)[{}], const int32_t (*channels)[4])", kernel_fn, kp));
+  } else {
+    src.open(fmt::format("static TINYC_NOINLINE void {}(const int8_t* x, int8_t* y, int32_t* xs)", fn));
+  }
   // `nf` filters from `f` over the block's `np` pixels; pixel p's group k at s[k * step +
   // p * 2] (interleaved) or s[p * kp / 2 + 2 * k] (one row per pixel).
   auto filter_block = [&](int64_t nf, int64_t np, const std::string& f) {
@@ -342,6 +362,28 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
   }
   if (pixels > full) pixel_block(pixels - full, std::to_string(full));
   src.close();
+  if (folded) {
+    std::swap(ctx.src, layer_src);  // layer_src: the shared kernel's text
+    std::string text = layer_src.str();
+    CodeWriter& out = ctx.src;
+    auto [it, added] = ctx.shared_kernels.emplace(text, std::string());
+    if (added) {
+      it->second = unique_identifier(fmt::format("conv2d_{}x{}_s{}x{}_{}x{}x{}_to_{}{}", g.k_h, g.k_w,
+          g.stride_h, g.stride_w, g.in_h, g.in_w, g.in_c, f_n,
+          g.pad_top + g.pad_left > 0 ? "_same" : ""), &ctx.ids);
+      ctx.ids.insert(it->second + "_im2col");
+      for (size_t at = text.find(kKernel); at != std::string::npos; at = text.find(kKernel, at)) {
+        text.replace(at, std::string(kKernel).size(), it->second);
+      }
+      out.raw(text);
+      out.line();
+    }
+    out.raw(notes.str());
+    src.linef("// DSP kernel {} ({} pixels at a time).", it->second, block);
+    src.open(fmt::format("static void {}(const int8_t* x, int8_t* y, int32_t* xs)", fn));
+    src.linef("{}(x, y, xs, {}, {});", it->second, layer_w_id, layer_c_id);
+    src.close();
+  }
   return true;
 }
 
