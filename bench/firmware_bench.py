@@ -281,11 +281,14 @@ def tflm_figures(shared):
 
 def shared_kernels(source):
     """{layer function: shared kernel it calls} from the emitted code: layers whose function
-    only calls a kernel shared by layers of the same shapes (DSP depthwise_conv2d)."""
+    only calls a kernel shared by layers of the same shapes (DSP depthwise_conv2d and conv2d)."""
     with open(source) as f:
         text = f.read()
-    return dict(re.findall(r"static void (layer\w+)\(const int8_t\* x, int8_t\* y\) \{\n"
-                           r"\s+(depthwise_\w+)\(x, y, &\w+\);\n\}", text))
+    found = dict(re.findall(r"static void (layer\w+)\(const int8_t\* x, int8_t\* y\) \{\n"
+                            r"\s+(depthwise_\w+)\(x, y, &\w+\);\n\}", text))
+    found.update(re.findall(r"static void (layer\w+)\(const int8_t\* x, int8_t\* y, int32_t\* xs\) "
+                            r"\{\n\s+(conv2d_\w+)\(x, y, xs, \w+, \w+\);\n\}", text))
+    return found
 
 
 def bench_model(a, name, work, plugin):

@@ -27,6 +27,7 @@ struct EmitContext {
   bool needs_requantize = false;  // int8: the fixed-point helpers
   bool needs_softmax = false;     // int8: the reciprocal helpers of softmax
   bool needs_dsp = false;         // int8: <arm_acle.h> SIMD intrinsics
+  std::map<std::string, std::string> shared_kernels;  // a shared kernel's text -> its name
 
   EmitContext(const Model& m, const Target& t) : model(m), target(t) {}
 

@@ -471,6 +471,14 @@ static inline int8_t output_int8_folded(int32_t acc, int32_t multiplier, int32_t
 )";
   if (dsp) {
     s += R"(
+// Keeps a layer's function out of net_invoke_int8: GCC inlines the big kernels called once and
+// then allocates registers worse in their hot loops (measured on person_detect).
+#if defined(__GNUC__)
+#define TINYC_NOINLINE __attribute__((noinline))
+#else
+#define TINYC_NOINLINE
+#endif
+
 // Four int8 values as one word (a single LDR: Cortex-M loads words at any address).
 static inline int32_t read_s8x4(const int8_t* p) {
   int32_t v;

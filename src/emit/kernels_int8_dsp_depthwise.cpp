@@ -277,7 +277,7 @@ std::string emit_shared_kernel(EmitContext& ctx, const Variant& v) {
             v.clamp ? " (activation clamped)" : "");
   src.line("// y = requantized sum over taps of (x - zero point) * w + bias, per channel. Output pixels in");
   src.line("// raster order, each reading its inputs before writing its outputs.");
-  src.open(fmt::format("static void {}(const int8_t* x, int8_t* y, const {}* L)", fn, kLayerStruct));
+  src.open(fmt::format("static TINYC_NOINLINE void {}(const int8_t* x, int8_t* y, const {}* L)", fn, kLayerStruct));
   // Whether some pixel runs the inline window code (else every pixel calls a helper).
   bool inline_code = false;
   for (const Run& r : runs) {

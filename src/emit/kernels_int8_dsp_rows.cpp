@@ -78,9 +78,33 @@ void emit_int8_conv_dsp_rows(EmitContext& ctx, const Op& op, const std::string& 
                   "filters", wt.name, shape_str(wt.shape),
                   wt.quant.scale.size() > 1 ? "output channel" : "tensor", g.k_w, kGroup));
   std::vector<int64_t> bias(bt.ints.begin(), bt.ints.end());
-  const std::string b_id = int_array(ctx, op.name + "_bias", "int32_t", 4, bias, 0,
-                                     fmt::format("{} bias", op.name));
-  const RequantArrays rq = requant_arrays(ctx, op.name, q);
+  // output_int8_folded (about 4 instructions fewer per output than output_int8_hi) where every
+  // multiplier is >= 0 and every shift in [-22, -2]: bias and constants one row per filter.
+  bool folded = true;
+  for (const QuantizedMultiplier& r : q) {
+    folded = folded && r.multiplier >= 0 && r.shift <= -2 && r.shift >= -22;
+  }
+  std::string b_id, c_id;
+  RequantArrays rq;
+  if (folded) {
+    std::vector<int64_t> channels;
+    for (int64_t f = 0; f < f_n; ++f) {
+      const QuantizedMultiplier& r = q[static_cast<size_t>(f)];
+      const int e = -r.shift;
+      channels.push_back(bias[static_cast<size_t>(f)]);
+      channels.push_back(r.multiplier);
+      channels.push_back((int64_t{1} << (e - 2)) + int64_t{yq.zero_point} * (int64_t{1} << (e - 1)));
+      channels.push_back(e - 1);
+    }
+    ctx.needs_requantize = true;
+    c_id = int_array(ctx, op.name + "_channels", "int32_t", 4, channels, f_n,
+        fmt::format("{} per filter: bias, then requantization (output_int8_folded) in_scale * "
+                    "w_scale[f] / out_scale = multiplier * 2^shift: multiplier, 2^(-shift - 2) + "
+                    "zero point 2^(-shift - 1), -shift - 1", op.name));
+  } else {
+    b_id = int_array(ctx, op.name + "_bias", "int32_t", 4, bias, 0, fmt::format("{} bias", op.name));
+    rq = requant_arrays(ctx, op.name, q);
+  }
   ctx.needs_dsp = true;
   CodeWriter& src = ctx.src;
 
@@ -127,7 +151,7 @@ void emit_int8_conv_dsp_rows(EmitContext& ctx, const Op& op, const std::string& 
             g.out_w, f_n, yq.scale, yq.zero_point);
   src.linef("// DSP kernel, no scratch: each window row read from x as {} word(s), unpacked once "
             "per {} filters.", words, kGroup);
-  src.open(fmt::format("static void {}(const int8_t* x, int8_t* y)", fn));
+  src.open(fmt::format("static TINYC_NOINLINE void {}(const int8_t* x, int8_t* y)", fn));
   src.linef("const int32_t offset = static_cast<int32_t>(0x{:08x}u);  // -{} in both halves",
             static_cast<uint16_t>(-xq.zero_point) * 0x10001u, xq.zero_point);
   src.open(fmt::format("for (int oy = 0; oy < {}; ++oy)", g.out_h));
@@ -148,7 +172,10 @@ void emit_int8_conv_dsp_rows(EmitContext& ctx, const Op& op, const std::string& 
     const int64_t nf = std::min(kGroup, f_n - f0);
     src.open("");
     src.linef("// filters {} to {}", f0, f0 + nf - 1);
-    for (int64_t i = 0; i < nf; ++i) src.linef("int32_t acc{} = {}[{}];", i, b_id, f0 + i);
+    for (int64_t i = 0; i < nf; ++i) {
+      src.linef("int32_t acc{} = {};", i, folded ? fmt::format("{}[{}][0]", c_id, f0 + i)
+                                                 : fmt::format("{}[{}]", b_id, f0 + i));
+    }
     const int64_t base = f0 * g.k_h * row_words;
     src.linef("const int32_t* w = {} + {};", w_id,
               plus(std::to_string(base), by.lo == "0" ? "0" : times(by.lo, nf * row_words)));
@@ -175,9 +202,12 @@ void emit_int8_conv_dsp_rows(EmitContext& ctx, const Op& op, const std::string& 
     }
     src.close();
     for (int64_t i = 0; i < nf; ++i) {
+      const std::string acc = fmt::format("acc{}", i);
       src.linef("out[{}] = {};", f0 + i,
-                requant_call(rq, fmt::format("acc{}", i), std::to_string(f0 + i), yq.zero_point,
-                             range.min, range.max));
+                folded ? fmt::format("output_int8_folded({0}, {1}[{2}][1], {1}[{2}][2], {1}[{2}][3], "
+                                     "{3}, {4})", acc, c_id, f0 + i, range.min, range.max)
+                       : requant_call(rq, acc, std::to_string(f0 + i), yq.zero_point, range.min,
+                                      range.max));
     }
     src.close();
   }
