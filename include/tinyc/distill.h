@@ -48,6 +48,9 @@ std::vector<float> teacher_soft_targets(const Model& teacher, const float* raw_i
 struct DistillOptions {
   float temperature = kDefaultTemperature;  // > 0
   float alpha = kDefaultAlpha;              // weight of the label loss, in [0, 1]
+  // Test-time augmentation of the teacher: its targets are the mean of its targets for each
+  // input and for its left-right mirror image (an image input (H, W, C) is required).
+  bool teacher_flip = false;
   // Student training overrides and the split: split_seed (or seed), val_split and test_split
   // define the student's split exactly as `tinyc train` would (pass the teacher's to keep its
   // test rows out of training); seed also seeds the student's initialization and shuffling.
