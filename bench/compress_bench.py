@@ -292,14 +292,15 @@ TUNING_TEXT = (
     "0.8660 (+0.37 [+0.05, +0.74]), 10: 0.8759 (+0.21 [+0.05, +0.49]), 20: 0.8799 (+0.51 "
     "[+0.22, +0.73]), 40: 0.8817 (+0.45 [+0.17, +0.77]); T 1 alpha 0.5 teacher flip, 20 "
     "epochs: 0.8812 (+0.64 [+0.59, +0.70]); T 1 alpha 0.1: 10 epochs -0.08 [-0.23, +0.13], "
-    "20 epochs +0.55 [+0.35, +0.90] (a tie with alpha 0.5 within the spread); T 2 alpha 0.1: 10 epochs -0.33, 20: "
+    "20 epochs +0.55 [+0.35, +0.90] (a tie with alpha 0.5 within the spread); T 2 alpha "
+    "0.1: 10 epochs -0.33, 20: "
     "+0.26 [+0.01, +0.56], 40: +0.23 [-0.44, +0.86]; T 3 alpha 0.1: 10 epochs -0.58, 20: -0.29 "
     "(seeds 10, 11); T 4 alpha 0.1: 10 / 20 / 40 epochs -1.04 / -0.67 / -0.37. At 5 epochs "
     "(earlier round): T 1 alpha 0.1 / 0.7, T 1.5 alpha 0.5 within the seed spread, T >= 2 lost; "
     "augmented transfer sets (shift 2 + flip, flip only) cost this MLP more than distillation "
     "gave back, Gaussian noise 0.1 gave poor teacher labels. Chosen: 20 epochs, T 1, alpha "
     "0.5 (defaults), and the same with the teacher averaged over the mirror image; the table "
-    "below is their one run on t10k.")
+    "below is their one run on t10k, with T 2 alpha 0.1 for comparison.")
 # Shown only when the t10k medians do not show a win (the runs are deterministic).
 NO_WIN_TEXT = (
     "Why distillation does not win here: at 5 epochs (the previous setting) the held-out gain "

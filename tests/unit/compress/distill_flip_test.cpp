@@ -52,7 +52,8 @@ TEST_CASE("teacher_flip averages the teacher over each image and its mirror imag
   for (int64_t r = 0; r < n; ++r) {
     for (int64_t row = 0; row < 8; ++row) {
       for (int64_t col = 0; col < 8; ++col) {
-        mirror[static_cast<size_t>(r * 64 + row * 8 + col)] = x[static_cast<size_t>(r * 64 + row * 8 + 7 - col)];
+        const int64_t at = r * 64 + row * 8;
+        mirror[static_cast<size_t>(at + col)] = x[static_cast<size_t>(at + 7 - col)];
       }
     }
   }
