@@ -57,6 +57,7 @@ void register_compress(CLI::App& app) {
     std::string student, teacher;
     float temperature = kDefaultTemperature, alpha = kDefaultAlpha;
     int distill_epochs = 0, qat_epochs = 0;
+    bool teacher_flip = false;
     int64_t calibration = 1000;
     double prune = -1.0;
     int finetune_epochs = 10;
@@ -135,6 +136,9 @@ void register_compress(CLI::App& app) {
   cmd->add_option("--distill-epochs", a->distill_epochs,
                   "Student training epochs (default: the student spec's)")
       ->check(CLI::PositiveNumber);
+  cmd->add_flag("--teacher-flip", a->teacher_flip,
+                "Distillation: average the teacher's targets over each image and its mirror "
+                "image (image inputs only)");
   cmd->add_option("--label", a->label, "CSV label column");
   cmd->add_flag("--json", a->json, "Print one JSON object on stdout");
   cmd->add_option("--report", a->report, "Also write the HTML report of the compressed model "
@@ -187,6 +191,7 @@ void register_compress(CLI::App& app) {
       DistillOptions d;
       d.temperature = a->temperature;
       d.alpha = a->alpha;
+      d.teacher_flip = a->teacher_flip;
       // The student trains on M's train split (its test rows stay unseen): same split seed
       // and fractions, so the same rows; --seed seeds its initialization and shuffling.
       d.train.seed = a->seed;
@@ -208,6 +213,7 @@ void register_compress(CLI::App& app) {
       stage["student"] = a->student;
       stage["temperature"] = a->temperature;
       stage["alpha"] = a->alpha;
+      stage["teacher_flip"] = a->teacher_flip;
       stage["epochs"] = current.history.size();
       stage["params"] = after.stats.params;
       stage["metrics"] = metrics_json(m.task, after.metrics);

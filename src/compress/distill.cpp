@@ -122,15 +122,37 @@ int distill_epochs(const ModelSpec& student, const DistillOptions& options) {
   return options.train.epochs > 0 ? options.train.epochs : student.train.epochs;
 }
 
-// The teacher's targets (soft targets, or outputs for regression) for `rows` raw inputs.
+// Mirrors each of `rows` (H, W, C) samples left to right.
+std::vector<float> flip_rows(const float* x, int64_t rows, const Shape& shape) {
+  const int64_t h = shape[0], w = shape[1], c = shape[2];
+  std::vector<float> out(static_cast<size_t>(rows * h * w * c));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t y = 0; y < h; ++y) {
+      const float* src = x + (r * h + y) * w * c;
+      float* dst = out.data() + (r * h + y) * w * c;
+      for (int64_t i = 0; i < w; ++i) std::copy(src + (w - 1 - i) * c, src + (w - i) * c, dst + i * c);
+    }
+  }
+  return out;
+}
+
+// The teacher's targets (soft targets, or outputs for regression) for `rows` raw inputs; with
+// `flip`, the mean of its targets for each input and its mirror image.
 void teacher_targets(const Model& teacher, const float* raw, int64_t rows, float temperature,
-                     int threads, float* out) {
+                     bool flip, int threads, float* out) {
   const int64_t features = teacher.input().sample_size(), width = teacher.output().sample_size();
+  auto targets = [&](const float* x, int64_t n) {
+    return teacher.task == Task::kClassification ? teacher_soft_targets(teacher, x, n, temperature)
+                                                 : run_model(teacher, x, n);
+  };
   for_chunks(rows, threads, [&](int64_t lo, int64_t n) {
     const float* x = raw + lo * features;
-    const std::vector<float> t = teacher.task == Task::kClassification
-                                     ? teacher_soft_targets(teacher, x, n, temperature)
-                                     : run_model(teacher, x, n);
+    std::vector<float> t = targets(x, n);
+    if (flip) {
+      const std::vector<float> mirrored = flip_rows(x, n, teacher.input().sample_shape());
+      const std::vector<float> tf = targets(mirrored.data(), n);
+      for (size_t i = 0; i < t.size(); ++i) t[i] = 0.5f * (t[i] + tf[i]);
+    }
     std::copy(t.begin(), t.end(), out + lo * width);
   });
 }
@@ -220,6 +242,10 @@ std::vector<float> distill_targets(const Model& teacher, const ModelSpec& studen
               teacher.name, teacher.input().sample_size(), teacher.output().sample_size());
   }
   check_data_fits(teacher, data);
+  if (options.teacher_flip && teacher.input().sample_shape().size() != 3) {
+    bad_input("teacher '{}': flipped targets need an image input (H, W, C), not {} dims",
+              teacher.name, teacher.input().sample_shape().size());
+  }
   // The student's training rows, exactly as train_from_spec splits them.
   SplitSpec split;
   split.val = options.train.val_split >= 0 ? options.train.val_split : student_spec.val;
@@ -243,7 +269,8 @@ std::vector<float> distill_targets(const Model& teacher, const ModelSpec& studen
   std::vector<float> soft;
   if (!aug.any()) {
     soft.resize(static_cast<size_t>(rows * width));
-    teacher_targets(teacher, x.data(), rows, options.temperature, threads, soft.data());
+    teacher_targets(teacher, x.data(), rows, options.temperature, options.teacher_flip, threads,
+                    soft.data());
   } else {
     // Transfer set: the student sees a new augmented copy of each row every epoch; the teacher
     // labels exactly that copy (the trainer's augmentation, reproduced from its seed, on the
@@ -265,7 +292,8 @@ std::vector<float> distill_targets(const Model& teacher, const ModelSpec& studen
           augment_sample(aug, student_spec.input, chunk.data() + r * features, scratch.data(), rng);
         }
         unapply(pre, chunk.data(), n, features);
-        teacher_targets(teacher, chunk.data(), n, options.temperature, 1, block + lo * width);
+        teacher_targets(teacher, chunk.data(), n, options.temperature, options.teacher_flip, 1,
+                        block + lo * width);
       });
     }
   }

@@ -2,6 +2,9 @@
 // quantize; stage order and keys of the --json report, the human table, usage errors.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
@@ -84,4 +87,11 @@ TEST_CASE("compress --student --prune --quantize --qat-epochs: all stages in ord
                              dir.file("x.tinyc") + " --student " + dir.file("bad.json"));
   CHECK(bad.exit_code == 2);
   CHECK(!bad.err.empty());
+  // --teacher-flip needs an image teacher: bad input, one line, no output file.
+  const auto flat = run_tinyc("compress " + teacher + " --data " + kDigits + " -o " +
+                              dir.file("f.tinyc") + " --student " + student + " --teacher-flip");
+  CHECK(flat.exit_code == 2);
+  CHECK(flat.err.find("image input") != std::string::npos);
+  CHECK(std::count(flat.err.begin(), flat.err.end(), '\n') == 1);
+  CHECK(!std::filesystem::exists(dir.file("f.tinyc")));
 }
