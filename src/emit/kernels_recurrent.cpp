@@ -16,7 +16,7 @@
 namespace tinyc {
 namespace {
 
-constexpr size_t kWx = 1, kWh = 5, kBias = 9, kH = 13, kC = 14;
+constexpr size_t kWx = 1, kWh = 5, kBias = 9, kH = 13;  // LSTM inputs (14, the cell state, unused here)
 const char* const kGateNames[4] = {"input", "forget", "cell", "output"};
 
 std::vector<int64_t> widen(const std::vector<int32_t>& v) { return {v.begin(), v.end()}; }
