@@ -409,6 +409,18 @@ static inline int32_t requantize(int32_t x, int32_t multiplier, int shift) {
   return rounding_divide_by_pot(static_cast<int32_t>((ab + (INT64_C(1) << 30)) >> 31), right);
 }
 
+// v saturated to int8, then clamped to [lo, hi] (the fused activation's range within int8).
+static inline int8_t clamp_int8(int32_t v, int32_t lo, int32_t hi) {
+#if defined(__ARM_FEATURE_SAT)
+  __asm__("ssat %0, #8, %1" : "=r"(v) : "r"(v));  // to [-128, 127] in one instruction
+#else
+  v = v < -128 ? -128 : v > 127 ? 127 : v;
+#endif
+  if (lo > -128) v = v < lo ? lo : v;
+  if (hi < 127) v = v > hi ? hi : v;
+  return static_cast<int8_t>(v);
+}
+
 // An accumulator requantized to the output's int8 scale, clamped to [lo, hi] (the fused
 // activation's range).
 static inline int8_t output_int8(int32_t acc, int32_t multiplier, int shift, int32_t zero_point,
@@ -435,14 +447,7 @@ static inline int8_t output_int8_hi(int32_t acc, int32_t multiplier, int32_t rou
   const int64_t nudge = static_cast<int64_t>((static_cast<uint64_t>(nudge_hi) << 32) | nudge_lo);
   const int64_t sum = nudge + static_cast<int64_t>(acc) * multiplier;
   int32_t v = (static_cast<int32_t>(sum >> 32) >> shift_hi) + zero_point;
-#if defined(__ARM_FEATURE_SAT)
-  __asm__("ssat %0, #8, %1" : "=r"(v) : "r"(v));  // to [-128, 127] in one instruction
-#else
-  v = v < -128 ? -128 : v > 127 ? 127 : v;
-#endif
-  if (lo > -128) v = v < lo ? lo : v;  // the activation's range within int8
-  if (hi < 127) v = v > hi ? hi : v;
-  return static_cast<int8_t>(v);
+  return clamp_int8(v, lo, hi);
 }
 
 // output_int8_hi with its rounding and the zero point folded into one per-channel constant,
@@ -459,14 +464,7 @@ static inline int8_t output_int8_folded(int32_t acc, int32_t multiplier, int32_t
   const int64_t sum = static_cast<int64_t>((static_cast<uint64_t>(nudge_hi) << 32) | nudge_lo) +
                       static_cast<int64_t>(acc) * multiplier;
   int32_t v = static_cast<int32_t>(sum >> 32) >> shift_hi;
-#if defined(__ARM_FEATURE_SAT)
-  __asm__("ssat %0, #8, %1" : "=r"(v) : "r"(v));  // to [-128, 127] in one instruction
-#else
-  v = v < -128 ? -128 : v > 127 ? 127 : v;
-#endif
-  if (lo > -128) v = v < lo ? lo : v;  // the activation's range within int8
-  if (hi < 127) v = v > hi ? hi : v;
-  return static_cast<int8_t>(v);
+  return clamp_int8(v, lo, hi);
 }
 )";
   if (dsp) {
