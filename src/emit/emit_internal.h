@@ -110,6 +110,19 @@ struct RequantArrays {
 };
 RequantArrays requant_arrays(EmitContext& ctx, const std::string& name,
                              const std::vector<QuantizedMultiplier>& q);
+// Per-filter bias and requantization constants of an int8 DSP kernel. Folded (one int32 row
+// per filter: bias, multiplier, k_hi, shift_hi, for output_int8_folded: about 4 instructions
+// fewer per output than output_int8_hi) where every multiplier is >= 0 and every shift in
+// [-22, -2]; otherwise a bias array and RequantArrays.
+struct FilterConstants {
+  bool folded = true;
+  std::string channels;  // folded: the [filters][4] array
+  std::string bias;      // not folded
+  RequantArrays requant;  // not folded
+};
+FilterConstants filter_constants(EmitContext& ctx, const std::string& name,
+                                 const std::vector<QuantizedMultiplier>& q,
+                                 const std::vector<int64_t>& bias, int32_t out_zero_point);
 // `output_int8...(acc, ...[index], ...)` clamped to [lo, hi].
 std::string requant_call(const RequantArrays& r, const std::string& acc, const std::string& index,
                          int32_t zero_point, int32_t lo, int32_t hi);

@@ -342,6 +342,34 @@ std::string requant_call(const RequantArrays& r, const std::string& acc, const s
                      index, r.rounding, index, r.shift, index, zero_point, lo, hi);
 }
 
+FilterConstants filter_constants(EmitContext& ctx, const std::string& name,
+                                 const std::vector<QuantizedMultiplier>& q,
+                                 const std::vector<int64_t>& bias, int32_t out_zero_point) {
+  FilterConstants c;
+  for (const QuantizedMultiplier& r : q) {
+    c.folded = c.folded && r.multiplier >= 0 && r.shift <= -2 && r.shift >= -22;
+  }
+  if (!c.folded) {
+    c.bias = int_array(ctx, name + "_bias", "int32_t", 4, bias, 0, fmt::format("{} bias", name));
+    c.requant = requant_arrays(ctx, name, q);
+    return c;
+  }
+  std::vector<int64_t> rows;
+  for (size_t f = 0; f < q.size(); ++f) {
+    const int e = -q[f].shift;
+    rows.push_back(bias[f]);
+    rows.push_back(q[f].multiplier);
+    rows.push_back((int64_t{1} << (e - 2)) + int64_t{out_zero_point} * (int64_t{1} << (e - 1)));
+    rows.push_back(e - 1);
+  }
+  ctx.needs_requantize = true;
+  c.channels = int_array(ctx, name + "_channels", "int32_t", 4, rows, static_cast<int64_t>(q.size()),
+      fmt::format("{} per filter: bias, then requantization (output_int8_folded) in_scale * "
+                  "w_scale[f] / out_scale = multiplier * 2^shift: multiplier, 2^(-shift - 2) + "
+                  "zero point 2^(-shift - 1), -shift - 1", name));
+  return c;
+}
+
 int64_t int8_scratch_bytes(const Target& target, const Model& m, const Op& op) {
   return dsp_conv_scratch_bytes(target, m, op);
 }

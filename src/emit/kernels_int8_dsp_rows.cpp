@@ -78,33 +78,11 @@ void emit_int8_conv_dsp_rows(EmitContext& ctx, const Op& op, const std::string& 
                   "filters", wt.name, shape_str(wt.shape),
                   wt.quant.scale.size() > 1 ? "output channel" : "tensor", g.k_w, kGroup));
   std::vector<int64_t> bias(bt.ints.begin(), bt.ints.end());
-  // output_int8_folded (about 4 instructions fewer per output than output_int8_hi) where every
-  // multiplier is >= 0 and every shift in [-22, -2]: bias and constants one row per filter.
-  bool folded = true;
-  for (const QuantizedMultiplier& r : q) {
-    folded = folded && r.multiplier >= 0 && r.shift <= -2 && r.shift >= -22;
-  }
-  std::string b_id, c_id;
-  RequantArrays rq;
-  if (folded) {
-    std::vector<int64_t> channels;
-    for (int64_t f = 0; f < f_n; ++f) {
-      const QuantizedMultiplier& r = q[static_cast<size_t>(f)];
-      const int e = -r.shift;
-      channels.push_back(bias[static_cast<size_t>(f)]);
-      channels.push_back(r.multiplier);
-      channels.push_back((int64_t{1} << (e - 2)) + int64_t{yq.zero_point} * (int64_t{1} << (e - 1)));
-      channels.push_back(e - 1);
-    }
-    ctx.needs_requantize = true;
-    c_id = int_array(ctx, op.name + "_channels", "int32_t", 4, channels, f_n,
-        fmt::format("{} per filter: bias, then requantization (output_int8_folded) in_scale * "
-                    "w_scale[f] / out_scale = multiplier * 2^shift: multiplier, 2^(-shift - 2) + "
-                    "zero point 2^(-shift - 1), -shift - 1", op.name));
-  } else {
-    b_id = int_array(ctx, op.name + "_bias", "int32_t", 4, bias, 0, fmt::format("{} bias", op.name));
-    rq = requant_arrays(ctx, op.name, q);
-  }
+  const FilterConstants consts = filter_constants(ctx, op.name, q, bias, yq.zero_point);
+  const bool folded = consts.folded;
+  const std::string& b_id = consts.bias;
+  const RequantArrays& rq = consts.requant;
+  std::string c_id = consts.channels;
   ctx.needs_dsp = true;
   CodeWriter& src = ctx.src;
 
