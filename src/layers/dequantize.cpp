@@ -17,15 +17,9 @@ class DequantizeLayer : public Layer {
     return {in[0]};
   }
 
-  void forward(const OpBinding& b) const override {
-    if (b.out[0] == b.in[0]) return;
-    std::memcpy(b.out[0], b.in[0], sizeof(float) * static_cast<size_t>(b.n * b.out_tensors[0]->sample_size()));
-  }
+  void forward(const OpBinding& b) const override { copy_forward(b); }
 
-  void backward(const OpBinding& b) const override {
-    if (b.din[0] == nullptr) return;
-    std::memcpy(b.din[0], b.dout[0], sizeof(float) * static_cast<size_t>(b.n * b.out_tensors[0]->sample_size()));
-  }
+  void backward(const OpBinding& b) const override { copy_backward(b); }
 
   void forward_int8(const Int8Binding& b) const override {
     const Op& op = *b.op;

@@ -2,6 +2,8 @@
 // Eigen views over the row-major activation buffers.
 #pragma once
 
+#include <cstring>
+
 #include <Eigen/Core>
 
 #include "tinyc/error.h"
@@ -37,6 +39,18 @@ inline int64_t per_sample(const Shape& shape) {
   int64_t n = 1;
   for (size_t i = 1; i < shape.size(); ++i) n *= shape[i];
   return n;
+}
+
+// Float forward and backward of a layer whose values pass through unchanged (reshape; quantize
+// and dequantize in training, whose gradient is the straight-through estimator's): a copy,
+// nothing when the executor runs the op in place.
+inline void copy_forward(const OpBinding& b) {
+  if (b.out[0] == b.in[0]) return;
+  std::memcpy(b.out[0], b.in[0], sizeof(float) * static_cast<size_t>(b.n * b.out_tensors[0]->sample_size()));
+}
+inline void copy_backward(const OpBinding& b) {
+  if (b.din[0] == nullptr) return;
+  std::memcpy(b.din[0], b.dout[0], sizeof(float) * static_cast<size_t>(b.n * b.out_tensors[0]->sample_size()));
 }
 
 }  // namespace tinyc

@@ -48,15 +48,9 @@ class QuantizeLayer : public Layer {
     return {in[0]};
   }
 
-  void forward(const OpBinding& b) const override {
-    if (b.out[0] == b.in[0]) return;
-    std::memcpy(b.out[0], b.in[0], sizeof(float) * static_cast<size_t>(b.n * b.out_tensors[0]->sample_size()));
-  }
+  void forward(const OpBinding& b) const override { copy_forward(b); }
 
-  void backward(const OpBinding& b) const override {  // straight-through
-    if (b.din[0] == nullptr) return;
-    std::memcpy(b.din[0], b.dout[0], sizeof(float) * static_cast<size_t>(b.n * b.out_tensors[0]->sample_size()));
-  }
+  void backward(const OpBinding& b) const override { copy_backward(b); }  // straight-through
 
   void forward_int8(const Int8Binding& b) const override {
     const Op& op = *b.op;

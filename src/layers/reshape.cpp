@@ -1,7 +1,6 @@
 // reshape: (1, ...) -> (1, shape...) with the same element count; row-major data is unchanged.
 // Attribute shape: the per-sample target shape (no batch dimension); one entry may be -1,
 // inferred from the element count, as in TFLite's RESHAPE.
-#include <cstring>
 
 #include "layers/int8_util.h"
 #include "layers/layer_util.h"
@@ -49,18 +48,12 @@ class ReshapeLayer : public Layer {
     return {out};
   }
 
-  void forward(const OpBinding& b) const override {
-    if (b.out[0] == b.in[0]) return;
-    std::memcpy(b.out[0], b.in[0], sizeof(float) * static_cast<size_t>(b.n * per_sample(b.out_tensors[0]->shape)));
-  }
+  void forward(const OpBinding& b) const override { copy_forward(b); }
 
   // int8: the values pass unchanged; the output shares the input's quantization.
   void forward_int8(const Int8Binding& b) const override { forward_int8_identity(b); }
 
-  void backward(const OpBinding& b) const override {
-    if (b.din[0] == nullptr) return;
-    std::memcpy(b.din[0], b.dout[0], sizeof(float) * static_cast<size_t>(b.n * per_sample(b.out_tensors[0]->shape)));
-  }
+  void backward(const OpBinding& b) const override { copy_backward(b); }
 };
 
 }  // namespace
