@@ -8,8 +8,9 @@ plugin (cmake/firmware/insn_count.c, built here with gcc) and report:
 - arena (NAME_ARENA_BYTES), RAM (arena + input + output), stack high-water mark of the
   invoke (the harness paints the stack before and scans it after);
 - instructions of one NAME_invoke_int8 (between two marker functions), instructions per MAC,
-  and per layer (from a third build with -fno-inline-functions-called-once, so that every
-  layer function keeps its own address range; its total is reported too);
+  and per layer (from a third build with ATTRIBUTION_FLAGS, so that every
+  layer function keeps its own address range, counted from its entry to the next layer's, with
+  what it calls; that build's total is reported too);
 - the TFLM + CMSIS-NN figures of ../shared/reference/tflm-cortex-m4.md and the ratios.
 
 Models: the reference specs (trained briefly here: instruction counts do not depend on
@@ -40,6 +41,10 @@ from bench_markdown import replace_section
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOARD = os.path.join(REPO, "cmake", "firmware")
 PLUGIN_SRC = os.path.join(BOARD, "insn_count.c")
+# The per-layer build: GCC inlines no function that is not declared inline (the layer functions
+# are not; the kernels' helpers are), so each layer keeps its own function.
+ATTRIBUTION_FLAGS = ("-fno-inline-functions-called-once -fno-inline-small-functions "
+                     "-fno-inline-functions")
 CFLAGS = "-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16"
 CXXFLAGS = (CFLAGS + " -std=c++17 -fno-exceptions -fno-rtti -ffunction-sections -fdata-sections"
             " -Wall -Wextra -Werror")
@@ -252,12 +257,13 @@ def build_and_count(d, opt, plugin, extra="", tag=""):
               "-semihosting-config enable=on,target=native -plugin %s,out=%s,ranges=%s,"
               "begin=0x%x,end=0x%x -kernel %s </dev/null"
               % (plugin, counts, ranges, addr["bench_begin"], addr["bench_end"], elf))
-    result = {"sizes": section_sizes(obj), "ranges": {}}
+    result = {"sizes": section_sizes(obj), "ranges": {}, "layers": {}}
     with open(counts) as f:
         for line in f:
             k = line.split()
-            if k[0] == "range":
-                result["ranges"][k[1]] = result["ranges"].get(k[1], 0) + int(k[2])
+            if k[0] in ("range", "layer"):
+                table = result[k[0] + "s"]
+                table[k[1]] = table.get(k[1], 0) + int(k[2])
             else:
                 result[k[0]] = int(k[1])
     result["stack"] = int(re.search(r"stack (\d+)", out).group(1))
@@ -281,18 +287,6 @@ def tflm_figures(shared):
     return rows
 
 
-def shared_kernels(source):
-    """{layer function: shared kernel it calls} from the emitted code: layers whose function
-    only calls a kernel shared by layers of the same shapes (DSP depthwise_conv2d and conv2d)."""
-    with open(source) as f:
-        text = f.read()
-    found = dict(re.findall(r"static void (layer\w+)\(const int8_t\* x, int8_t\* y\) \{\n"
-                            r"\s+(depthwise_\w+)\(x, y, &\w+\);\n\}", text))
-    found.update(re.findall(r"static void (layer\w+)\(const int8_t\* x, int8_t\* y, int32_t\* xs\) "
-                            r"\{\n\s+(conv2d_\w+)\(x, y, xs, \w+, \w+\);\n\}", text))
-    return found
-
-
 def bench_model(a, name, work, plugin):
     model, kind, inp = prepare(a, name, work)
     d = os.path.join(work, name)
@@ -311,7 +305,7 @@ def bench_model(a, name, work, plugin):
         log("%s %s" % (name, opt))
         r = build_and_count(d, opt, plugin)
         results.append((opt, r))
-    attributed = build_and_count(d, "-O2", plugin, "-fno-inline-functions-called-once", "_attr")
+    attributed = build_and_count(d, "-O2", plugin, ATTRIBUTION_FLAGS, "_attr")
     if kind == "int8":
         with open(inp.replace(".inputs.bin", ".outputs.bin"), "rb") as f:
             raw = f.read(len(results[0][1]["output"]))
@@ -320,31 +314,17 @@ def bench_model(a, name, work, plugin):
             if r["output"] != expected:
                 raise RuntimeError("%s %s: outputs %s differ from TFLM's %s" % (name, opt,
                                    r["output"], expected))
-    shared = shared_kernels(os.path.join(d, "net.cpp"))
-    users = {}
-    for kernel in shared.values():
-        users[kernel] = users.get(kernel, 0) + 1
+    # Each layer function's count as the plugin's layer context: what it calls (shared
+    # kernels, im2col and border helpers) counts with it.
     layers = []
     for layer in report["layers"]:
         fn = layer.get("function") or ""
-        own = [v for k, v in attributed["ranges"].items()
-               if fn and (k == fn or k.startswith(fn + "_") or k.startswith(fn + "."))]
-        kernel = shared.get(fn)
-        if kernel:  # a shared kernel (and its helpers): its users have the same shapes
-            own += [v / users[kernel] for k, v in attributed["ranges"].items()
-                    if k == kernel or k.startswith(kernel + "_") or k.startswith(kernel + ".")]
-        n = round(sum(own)) if own and sum(own) > 0 else None  # None: inlined into the invoke
+        # Its helpers ("{fn}_im2col", ...) are layer contexts of their own: summed with it.
+        n = sum(v for k, v in attributed["layers"].items()
+                if fn and (k == fn or k.startswith(fn + "_") or k.startswith(fn + "."))) or None
         layers.append({"name": layer["name"], "type": layer["type"], "macs": layer["macs"],
                        "instructions": n,
                        "per_mac": round(n / layer["macs"], 3) if n and layer["macs"] else None})
-    # The DSP depthwise border helpers serve every layer of the same window: one row for them
-    # (their MACs are counted in the layers' rows).
-    border = sum(v for k, v in attributed["ranges"].items()
-                 if re.match(r"depthwise_\d+x\d+_cols\d+to\d+", k))
-    if border:
-        layers.append({"name": "depthwise border pixels (shared helpers)",
-                       "type": "depthwise_conv2d", "macs": 0, "instructions": border,
-                       "per_mac": None})
     tflm = tflm_figures(a.shared)
     lines = []
     for opt, r in results:
@@ -440,8 +420,10 @@ def render(rows, when, skipped):
             "%.3fx" % r["code_ratio"] if p else "-"))
     out += ["", "### Goals (issue 5)", ""] + goals(rows)
     out += ["", "### Instructions per layer (-O2)", "",
-            "Built again with `-fno-inline-functions-called-once` so that each layer function "
-            "keeps its address range (its total is given; im2col helpers count with their layer).",
+            "Built again with `%s` so that each layer function " % ATTRIBUTION_FLAGS +
+            "keeps its address range (its total is given). A layer's count runs from the entry "
+            "of its function to the next layer's: what it calls (shared kernels, im2col and "
+            "depthwise border helpers) counts with it.",
             ""]
     for r in rows:
         if "layers" not in r:

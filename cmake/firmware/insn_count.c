@@ -9,8 +9,13 @@
 //   functions from `nm -S` of the ELF). Each instruction inside the window is attributed to the
 //   range holding its address (instructions are looked up once, when their block is
 //   translated); "other" gets the rest.
-// Output lines: `total N`, `window N`, then `range NAME N` per range (sorted by address) and
-// `range other N`.
+// - layers: the ranges named "layer..." (the emitted layer functions, mangled or not) are also
+//   contexts: a block that starts at one's first address makes it the current context, and every
+//   instruction in the window counts for the current context until the next one is entered, so
+//   a layer's count includes what it calls (shared kernels, helpers) and the invoke's few
+//   instructions up to the next layer.
+// Output lines: `total N`, `window N`, then `range NAME N` per range (sorted by address),
+// `range other N`, and `layer NAME N` per layer context entered in the window.
 //
 // Only the few API functions used are declared here (no QEMU headers on a Debian system).
 #include <stddef.h>
@@ -44,12 +49,15 @@ struct Range {
   uint64_t start, end;
   char name[128];
   uint64_t count;
+  uint64_t inclusive;  // as the current layer context
+  int is_layer;
 };
 
 // One translated block: its size and its instructions grouped into runs of one range each.
 struct Block {
   uint64_t n;
   int is_begin, is_end;
+  int context;  // the layer range this block enters (it starts at its first address), or -1
   int runs;
   int range[];  // pairs: range index (-1: other), instruction count
 };
@@ -58,6 +66,7 @@ static struct Range ranges[MAX_RANGES];
 static int n_ranges;
 static uint64_t other_count, total, window;
 static int armed;
+static int current_context = -1;
 static uint64_t begin_addr = UINT64_MAX, end_addr = UINT64_MAX;
 static char out_path[1024];
 
@@ -82,8 +91,10 @@ static void on_exec(unsigned int vcpu, void* userdata) {
   if (b->is_end) armed = 0;
   if (b->is_begin) armed = 1;
   total += b->n;
+  if (b->context >= 0) current_context = b->context;
   if (armed) {
     window += b->n;
+    if (current_context >= 0) ranges[current_context].inclusive += b->n;
     for (int i = 0; i < b->runs; ++i) {
       const int r = b->range[2 * i];
       const uint64_t n = (uint64_t)b->range[2 * i + 1];
@@ -102,6 +113,7 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb* tb) {
   struct Block* b = calloc(1, sizeof *b + 2 * (n + 1) * sizeof(int));
   if (b == NULL) abort();
   b->n = n;
+  b->context = -1;
   for (size_t i = 0; i < n; ++i) {
     const uint64_t addr = qemu_plugin_insn_vaddr(qemu_plugin_tb_get_insn(tb, i));
     if (i == 0) {
@@ -109,6 +121,7 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb* tb) {
       b->is_end = addr == end_addr;
     }
     const int r = range_of(addr);
+    if (i == 0 && r >= 0 && ranges[r].is_layer && ranges[r].start == addr) b->context = r;
     if (b->runs > 0 && b->range[2 * (b->runs - 1)] == r) {
       ++b->range[2 * (b->runs - 1) + 1];
     } else {
@@ -136,7 +149,21 @@ static void on_atexit(qemu_plugin_id_t id, void* userdata) {
     fprintf(f, "range %s %llu\n", ranges[i].name, (unsigned long long)ranges[i].count);
   }
   fprintf(f, "range other %llu\n", (unsigned long long)other_count);
+  for (int i = 0; i < n_ranges; ++i) {
+    if (ranges[i].inclusive > 0) {
+      fprintf(f, "layer %s %llu\n", ranges[i].name, (unsigned long long)ranges[i].inclusive);
+    }
+  }
   if (f != stderr) fclose(f);
+}
+
+// "layer..." or its mangled form "_ZL<length>layer...".
+static int is_layer_name(const char* name) {
+  if (strncmp(name, "_ZL", 3) == 0) {
+    name += 3;
+    while (*name >= '0' && *name <= '9') ++name;
+  }
+  return strncmp(name, "layer", 5) == 0;
 }
 
 static int read_ranges(const char* path) {
@@ -149,6 +176,7 @@ static int read_ranges(const char* path) {
     if (sscanf(line, "%llx %llx %127s", &start, &end, r->name) == 3 && end > start) {
       r->start = start;
       r->end = end;
+      r->is_layer = is_layer_name(r->name);
       ++n_ranges;
     }
   }

@@ -94,7 +94,8 @@ int main(void) {
 )");
   const std::string flags = "-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16";
   require_command(fmt::format("arm-none-eabi-g++ {} -O2 -std=c++17 -fno-exceptions -fno-rtti "
-                              "-fno-inline-functions-called-once -c {}/net.cpp -o {}/net.o",
+                              "-fno-inline-functions-called-once -fno-inline-small-functions "
+                              "-fno-inline-functions -c {}/net.cpp -o {}/net.o",
                               flags, d, d));
   require_command(fmt::format(
       "arm-none-eabi-gcc {} -O2 --specs=rdimon.specs -nostartfiles -L{} -Tmps2.ld {}/startup.c "
@@ -119,15 +120,15 @@ int main(void) {
   require_command(fmt::format("{} -singlestep -d exec,nochain -D {}/trace.log </dev/null", qemu, d));
 
   // The plugin's figures.
-  std::map<std::string, uint64_t> plugin;
+  std::map<std::string, uint64_t> plugin, plugin_layers;
   {
     std::istringstream in(tinyc_test::read_text(d + "/counts.txt"));
     std::string key, name;
     uint64_t n = 0;
     while (in >> key) {
-      if (key == "range") {
+      if (key == "range" || key == "layer") {
         in >> name >> n;
-        plugin[name] += n;
+        (key == "range" ? plugin : plugin_layers)[name] += n;
       } else {
         in >> n;
         plugin[key] = n;
@@ -136,9 +137,11 @@ int main(void) {
   }
   // The trace: one line per executed instruction, "Trace 0: HOST [CS_BASE/PC/FLAGS/CFLAGS] ...";
   // counted from the first instruction of bench_begin to the first of bench_end, as the plugin.
-  std::map<std::string, uint64_t> trace;
+  // Layer contexts: from the first instruction of a layer function to the next layer's.
+  std::map<std::string, uint64_t> trace, trace_layers;
   uint64_t window = 0;
   bool armed = false;
+  const Function* context = nullptr;
   {
     std::istringstream in(tinyc_test::read_text(d + "/trace.log"));
     std::string line;
@@ -149,10 +152,12 @@ int main(void) {
       const uint64_t pc = std::stoull(m[1], nullptr, 16);
       if (pc == address["bench_end"]) armed = false;
       if (pc == address["bench_begin"]) armed = true;
+      const Function* f = function_at(fs, pc);
+      if (f != nullptr && f->start == pc && f->name.find("layer") != std::string::npos) context = f;
       if (!armed) continue;
       ++window;
-      const Function* f = function_at(fs, pc);
       ++trace[f != nullptr ? f->name : "other"];
+      if (context != nullptr) ++trace_layers[context->name];
     }
   }
   INFO("plugin counts:\n" << tinyc_test::read_text(d + "/counts.txt"));
@@ -163,6 +168,8 @@ int main(void) {
     INFO(name);
     CHECK(plugin[name] == n);
   }
+  CHECK(trace_layers.size() >= 3);  // conv2d, max_pool2d, dense (softmax may be inlined)
+  CHECK(plugin_layers == trace_layers);
   // The layers ran inside the window and kept their own functions (or the DSP kernels that
   // layers of the same shapes share, named after their op).
   uint64_t layers = 0;
