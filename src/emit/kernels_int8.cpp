@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "emit/accumulator_bound.h"
 #include "emit/emit_internal.h"
 #include "emit/window_code.h"
 #include "layers/activation_fn.h"
@@ -370,6 +371,34 @@ FilterConstants filter_constants(EmitContext& ctx, const std::string& name,
   return c;
 }
 
+FilterConstants doubled_constants(EmitContext& ctx, const Model& m, const Op& op,
+                                  const std::vector<QuantizedMultiplier>& q,
+                                  const std::vector<int64_t>& bias, int32_t out_zero_point) {
+  FilterConstants c;
+  c.folded = false;
+  for (const QuantizedMultiplier& r : q) {
+    if (r.multiplier < 0 || r.shift > -1 || r.shift < -22) return c;
+  }
+  // Every partial sum of the doubled terms is twice one of the bound's partial sums.
+  if (2 * int8_accumulator_bound(m, op).worst > INT32_MAX) return c;
+  std::vector<int64_t> rows;
+  for (size_t f = 0; f < q.size(); ++f) {
+    const int e = -q[f].shift;
+    rows.push_back(2 * bias[f]);
+    rows.push_back(q[f].multiplier);
+    rows.push_back((int64_t{1} << (e - 1)) + int64_t{out_zero_point} * (int64_t{1} << e));
+    rows.push_back(e);
+  }
+  ctx.needs_requantize = true;
+  c.doubled = true;
+  c.channels = int_array(ctx, op.name + "_channels", "int32_t", 4, rows,
+      static_cast<int64_t>(q.size()),
+      fmt::format("{} per filter, for doubled inputs (output_int8_doubled): 2 bias, then "
+                  "in_scale * w_scale[f] / out_scale = multiplier * 2^shift: multiplier, "
+                  "2^(-shift - 1) + zero point 2^-shift, -shift", op.name));
+  return c;
+}
+
 int64_t int8_scratch_bytes(const Target& target, const Model& m, const Op& op) {
   return dsp_conv_scratch_bytes(target, m, op);
 }
@@ -493,6 +522,26 @@ static inline int8_t output_int8_folded(int32_t acc, int32_t multiplier, int32_t
                       static_cast<int64_t>(acc) * multiplier;
   int32_t v = static_cast<int32_t>(sum >> 32) >> shift_hi;
   return clamp_int8(v, lo, hi);
+}
+
+// output_int8 of an accumulator of doubled terms, acc2 = 2 acc (|acc| < 2^30), for a right
+// shift e = -shift in [1, 22], with c = 2^(e-1) + zero_point 2^e. requantize's first rounding,
+// t = floor((acc m + 2^30) / 2^31), is floor((acc2 m + 2^31) / 2^32): SMMLAR's rounding, which
+// adds c in the same instruction. Dividing t by 2^e with halves away from zero is
+// floor((t + 2^(e-1) - [t < 0]) / 2^e), where [acc < 0] may replace [t < 0] (output_int8_hi).
+// Where lo >= zero_point (a ReLU's range) that term is left out (negative_ties false): every
+// acc < 0 then gives at most the zero point, which clamps to lo either way. On the DSP: SMMLAR,
+// ASR and SSAT. Proved equal to output_int8 on the host (tests/unit/emit/requant_helpers_test.cpp).
+static inline int8_t output_int8_doubled(int32_t acc2, int32_t m, int32_t c, int e,
+                                         bool negative_ties, int32_t lo, int32_t hi) {
+#if defined(__ARM_FEATURE_DSP)
+  int32_t v;
+  __asm__("smmlar %0, %1, %2, %3" : "=r"(v) : "r"(acc2), "r"(m), "r"(c));
+#else
+  int32_t v = c + static_cast<int32_t>((static_cast<int64_t>(acc2) * m + (INT64_C(1) << 31)) >> 32);
+#endif
+  if (negative_ties) v += acc2 >> 31;
+  return clamp_int8(v >> e, lo, hi);
 }
 )";
   if (dsp) {

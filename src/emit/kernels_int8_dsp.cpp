@@ -176,11 +176,11 @@ void emit_im2col(EmitContext& ctx, const ConvShape& s, int32_t zx, const std::st
 }
 
 // Pixels per block of the pointwise kernel for `s`, or 0 where it does not apply: a 1x1 conv2d
-// with stride 1 and no padding over a multiple of 8 input channels, with folded
-// requantization, and a pixel count that 6 (else 3) divides.
-int64_t pointwise_pixels(const ConvShape& s, bool folded) {
+// with stride 1 and no padding over a multiple of 8 input channels, and a pixel count that 6
+// (else 3) divides.
+int64_t pointwise_pixels(const ConvShape& s) {
   const Window& g = s.g;
-  if (s.depthwise || !folded || g.k_h != 1 || g.k_w != 1 || g.stride_h != 1 || g.stride_w != 1 ||
+  if (s.depthwise || g.k_h != 1 || g.k_w != 1 || g.stride_h != 1 || g.stride_w != 1 ||
       g.pad_top != 0 || g.pad_left != 0 || g.in_h != g.out_h || g.in_w != g.out_w ||
       g.in_c % 8 != 0) {
     return 0;
@@ -197,15 +197,15 @@ int64_t pointwise_pixels(const ConvShape& s, bool folded) {
 // instructions per iteration. Per iteration: 2 LDR and 4 SXTB16 unpack 8 weights, np LDRD load
 // the block's inputs and 4 np SMLAD do 8 np MACs (6 pixels: 44 instructions per 48 MACs).
 void emit_pointwise_kernel(CodeWriter& src, const std::string& name, int64_t np,
-                           const ActivationRange& range) {
+                           const ActivationRange& range, bool negative_ties) {
   src.linef("// 1x1 conv2d, stride 1, no padding: `pixels` pixels (a multiple of {0}) of `in_c` "
             "channels (a multiple of 8) to `out_c`, {0} pixels at a time.", np);
-  src.line("// The block's inputs minus the zero point (offset: its negation in both halves) go to "
-           "the int16 scratch");
+  src.line("// The block's inputs minus the zero point (offset: its negation in both halves), "
+           "doubled, go to the int16 scratch");
   src.linef("// `xs`: group g of 4 channels of pixel p at xs[{} g + 2 p], as (x0, x2), (x1, x3). "
             "Then each filter", 2 * np);
-  src.line("// (weights: out_c rows of in_c; channels: bias and output_int8_folded's constants) "
-           "runs over the block.");
+  src.line("// (weights: out_c rows of in_c; channels: doubled bias and output_int8_doubled's "
+           "constants) runs over the block.");
   src.open(fmt::format("static TINYC_NOINLINE void {}(const int8_t* x, int8_t* y, int32_t* xs, "
                        "int pixels, int in_c, int out_c, int32_t offset, const int8_t* weights, "
                        "const int32_t (*channels)[4])", name));
@@ -214,9 +214,9 @@ void emit_pointwise_kernel(CodeWriter& src, const std::string& name, int64_t np,
   src.open(fmt::format("for (int p = 0; p < {}; ++p)", np));
   src.line("const int8_t* r = x + p * in_c;");
   src.open(fmt::format("for (int32_t* d = xs + 2 * p; d < end; d += {}, r += 4)", 2 * np));
-  src.line("const int32_t v = read_s8x4(r);");
-  src.line("d[0] = __sxtab16(offset, v);");
-  src.line("d[1] = sxtab16_ror8(offset, v);");
+  src.line("const int32_t v = read_s8x4(r), a = __sxtab16(offset, v), b = sxtab16_ror8(offset, v);");
+  src.line("d[0] = __sadd16(a, a);");
+  src.line("d[1] = __sadd16(b, b);");
   src.close();
   src.close();
   src.line("const int8_t* w = weights;");
@@ -255,11 +255,12 @@ void emit_pointwise_kernel(CodeWriter& src, const std::string& name, int64_t np,
   src.line("    : [end] \"r\"(end)");
   src.line("    : \"cc\", \"memory\");");
   // In locals: a store through `o` (int8_t) could alias them for the compiler.
-  src.line("const int32_t m = q[1], k_hi = q[2], shift_hi = q[3];");
+  src.line("const int32_t m = q[1], c = q[2], e = q[3];");
   src.line("int8_t* out = o;");
   for (int64_t p = 0; p < np; ++p) {
     if (p > 0) src.line("out += out_c;");
-    src.linef("*out = output_int8_folded(acc{}, m, k_hi, shift_hi, {}, {});", p, range.min, range.max);
+    src.linef("*out = output_int8_doubled(acc{}, m, c, e, {}, {}, {});", p,
+              negative_ties ? "true" : "false", range.min, range.max);
   }
   src.close();
   src.close();
@@ -307,12 +308,13 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
                   k_n, s.depthwise ? "output channel" : "filter",
                   kp != k_n ? fmt::format(", zero-padded to {}", kp) : std::string()) +
           (s.sx_order ? std::string() : "; each group of 4 stored as w0, w2, w1, w3"));
-  const FilterConstants consts = filter_constants(ctx, op.name, q, bias, yq.zero_point);
-  const bool folded = consts.folded;
   ctx.needs_dsp = true;
-  if (const int64_t np = pointwise_pixels(s, folded); np > 0) {
+  const int64_t np = pointwise_pixels(s);
+  const FilterConstants doubled = np > 0 ? doubled_constants(ctx, m, op, q, bias, yq.zero_point)
+                                         : FilterConstants();
+  if (doubled.doubled) {
     CodeWriter kernel;
-    emit_pointwise_kernel(kernel, "@kernel@", np, range);
+    emit_pointwise_kernel(kernel, "@kernel@", np, range, range.min < yq.zero_point);
     auto [it, added] = ctx.shared_kernels.emplace(kernel.str(), std::string());
     if (added) {
       it->second = unique_identifier(fmt::format("pointwise_conv2d_{}px{}", np,
@@ -335,10 +337,12 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
     src.open(fmt::format("static void {}(const int8_t* x, int8_t* y, int32_t* xs)", fn));
     const uint32_t offset = static_cast<uint16_t>(-xq.zero_point) * 0x10001u;
     src.linef("{}(x, y, xs, {}, {}, {}, static_cast<int32_t>(0x{:08x}u), {}[0], {});", it->second,
-              g.out_pixels(), g.in_c, f_n, offset, w_id, consts.channels);
+              g.out_pixels(), g.in_c, f_n, offset, w_id, doubled.channels);
     src.close();
     return true;
   }
+  const FilterConstants consts = filter_constants(ctx, op.name, q, bias, yq.zero_point);
+  const bool folded = consts.folded;
   const std::string& b_id = consts.bias;
   const RequantArrays& rq = consts.requant;
   std::string c_id = consts.channels;

@@ -478,6 +478,21 @@ TEST_CASE("firmware: int8 CNN kernels with odd channel counts and padding are bi
                      {"type": "depthwise_conv2d", "kernel": [2, 3], "depth_multiplier": 5, "padding": "same"},
                      {"type": "flatten"},
                      {"type": "dense", "units": 3, "activation": "softmax"}],
+          "train": {"loss": "cross_entropy"}})",
+      // The shared pointwise kernels (1x1 over a multiple of 8 channels): 6 pixels at a time
+      // (54 pixels) and 3 (15 pixels), without activation (rounding of negative ties) and with
+      // ReLU and ReLU6.
+      R"({"name": "pointwise_6px", "input": [6, 9, 8], "task": "classification",
+          "layers": [{"type": "conv2d", "filters": 16, "kernel": 1},
+                     {"type": "conv2d", "filters": 8, "kernel": 1, "activation": "relu6"},
+                     {"type": "flatten"},
+                     {"type": "dense", "units": 3, "activation": "softmax"}],
+          "train": {"loss": "cross_entropy"}})",
+      R"({"name": "pointwise_3px", "input": [3, 5, 16], "task": "classification",
+          "layers": [{"type": "conv2d", "filters": 24, "kernel": 1, "activation": "relu"},
+                     {"type": "conv2d", "filters": 8, "kernel": 1},
+                     {"type": "flatten"},
+                     {"type": "dense", "units": 3, "activation": "softmax"}],
           "train": {"loss": "cross_entropy"}})"};
   for (const char* spec : specs) {
     const tinyc::Model f = tinyc::build_model(tinyc::parse_spec(spec, "test spec"), 3);

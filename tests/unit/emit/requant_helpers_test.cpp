@@ -113,3 +113,26 @@ TEST_CASE("output_int8_folded is bit-exact with output_int8 for shifts -2 to -22
   INFO(out);
   CHECK(out.find(" 0 differ") != std::string::npos);
 }
+
+TEST_CASE("output_int8_doubled is bit-exact with output_int8 for shifts -1 to -22", "[emit]") {
+  const std::string out = run_checker(1, 22, 24, 3000, R"(
+  if (acc >= (1 << 30) || acc < -(1 << 30)) return true;  // the kernels' bound: |2 acc| < 2^31
+  const int32_t acc2 = 2 * acc;
+  auto c = [e](int32_t z) { return (1 << (e - 1)) + z * (1 << e); };
+  // Unclamped: with the zero point 3 - t the exact result is 3 (t: requantize's value).
+  const int32_t t = requantize(acc, m, -e);
+  const int32_t zp3 = 3 - t;
+  const bool in_range = zp3 >= -128 && zp3 <= 127;
+  const int8_t got = in_range ? output_int8_doubled(acc2, m, c(zp3), e, true, -128, 127) : 3;
+  const int32_t lo6 = zp > -100 ? zp - 20 : -128;
+  // Without the negative ties: lo at or above the zero point (a ReLU's range).
+  const int32_t relu_lo = zp < 120 ? zp + (acc & 3) : zp;
+  return got == 3 &&
+         output_int8(acc, m, -e, zp, -128, 127) == output_int8_doubled(acc2, m, c(zp), e, true, -128, 127) &&
+         output_int8(acc, m, -e, zp, lo6, 100) == output_int8_doubled(acc2, m, c(zp), e, true, lo6, 100) &&
+         output_int8(acc, m, -e, zp, zp, 127) == output_int8_doubled(acc2, m, c(zp), e, false, zp, 127) &&
+         output_int8(acc, m, -e, zp, relu_lo, 127) ==
+             output_int8_doubled(acc2, m, c(zp), e, false, relu_lo, 127);)");
+  INFO(out);
+  CHECK(out.find(" 0 differ") != std::string::npos);
+}
