@@ -224,6 +224,7 @@ void emit_pointwise_kernel(CodeWriter& src, const std::string& name, int64_t np,
   src.open("for (const int32_t* q = channels[0]; q != channels[out_c]; q += 4, ++o)");
   for (int64_t p = 0; p < np; ++p) src.linef("int32_t acc{} = q[0];", p);
   src.line("const int32_t* s = xs;");
+  src.line("#if defined(__OPTIMIZE__)");
   src.line("int32_t wa, wb, xa, xb;");
   src.linef("// Per iteration: 4 weights unpacked to wa = (w0, w2), wb = (w1, w3), pixel p's (x0, x2), "
             "(x1, x3) at s[2 p]; then the next 4 at s[{}]. s advances by {} words in the first "
@@ -254,6 +255,16 @@ void emit_pointwise_kernel(CodeWriter& src, const std::string& name, int64_t np,
   src.line("      [wa] \"=&r\"(wa), [wb] \"=&r\"(wb), [xa] \"=&r\"(xa), [xb] \"=&r\"(xb)");
   src.line("    : [end] \"r\"(end)");
   src.line("    : \"cc\", \"memory\");");
+  // Without optimization GCC keeps r7 for the frame and cannot give the loop 13 registers.
+  src.line("#else");
+  src.line("// The same loop in C for unoptimized builds (r7 holds the frame pointer there).");
+  src.open(fmt::format("for (; s != end; s += {}, w += 4)", 2 * np));
+  src.line("const int32_t v = read_s8x4(w), wa = __sxtb16(v), wb = sxtb16_ror8(v);");
+  for (int64_t p = 0; p < np; ++p) {
+    src.linef("acc{0} = __smlad(wb, s[{1}], __smlad(wa, s[{2}], acc{0}));", p, 2 * p + 1, 2 * p);
+  }
+  src.close();
+  src.line("#endif");
   // In locals: a store through `o` (int8_t) could alias them for the compiler.
   src.line("const int32_t m = q[1], c = q[2], e = q[3];");
   src.line("int8_t* out = o;");
