@@ -79,14 +79,16 @@ ConvShape conv_shape(const Model& m, const Op& op) {
 
 // Writes `{name}(x, d, step, pixel)` (interleaved) or `{name}(x, d, pixel)`: the taps of output
 // pixel `pixel` minus the input zero point as int16, in the order of ConvShape::sx_order.
-void emit_im2col(EmitContext& ctx, const ConvShape& s, int32_t zx, const std::string& name) {
+void emit_im2col(EmitContext& ctx, const ConvShape& s, int32_t zx, const std::string& name,
+                 bool doubled) {
   CodeWriter& src = ctx.src;
   const Window& g = s.g;
   const bool padded = g.pad_top > 0 || g.pad_left > 0 ||
                       (g.out_h - 1) * g.stride_h - g.pad_top + g.k_h > g.in_h ||
                       (g.out_w - 1) * g.stride_w - g.pad_left + g.k_w > g.in_w;
   const bool words = s.interleaved;
-  src.linef("// The taps of output pixel `pixel` minus the input zero point ({}), as int16{}.", zx,
+  src.linef("// The taps of output pixel `pixel` minus the input zero point ({}){}, as int16{}.", zx,
+            doubled ? ", doubled" : "",
             words ? " pairs (x0, x2), (x1, x3) per group of 4 taps, group k at d[k * step]"
             : s.sx_order ? " pairs (x0, x2), (x1, x3) per group of 4 taps"
                          : fmt::format(" in order, then zeros up to {}", s.padded));
@@ -156,8 +158,14 @@ void emit_im2col(EmitContext& ctx, const ConvShape& s, int32_t zx, const std::st
     }
     src.open(fmt::format("for (int c = 0; c < {}; c += 4, d += step)", g.in_c));
     src.linef("const int32_t v = read_s8x4(row + {} + c);", times("ix", g.in_c));
-    src.line("d[0] = __sxtab16(offset, v);");
-    src.line("d[1] = sxtab16_ror8(offset, v);");
+    if (doubled) {
+      src.line("const int32_t a = __sxtab16(offset, v), b = sxtab16_ror8(offset, v);");
+      src.line("d[0] = __sadd16(a, a);");
+      src.line("d[1] = __sadd16(b, b);");
+    } else {
+      src.line("d[0] = __sxtab16(offset, v);");
+      src.line("d[1] = sxtab16_ror8(offset, v);");
+    }
     src.close();
   } else {
     if (padded) {
@@ -189,41 +197,14 @@ int64_t pointwise_pixels(const ConvShape& s) {
   return pixels % 6 == 0 ? 6 : pixels % 3 == 0 && pixels > 3 ? 3 : 0;
 }
 
-// A 1x1 conv2d (stride 1, no padding) as one kernel for every shape: pixels, channels and the
-// input zero point are arguments, so the layers of a network share it (person_detect's nine
-// pointwise layers: one kernel per block size instead of one per shape). Its loop over 8
-// channels at a time is written in assembly: with 6 pixels it keeps 13 values in registers
-// (6 accumulators, 3 pointers, 2 weights, 2 inputs), and GCC 12 spilled 3 of them, 4 more
-// instructions per iteration. Per iteration: 2 LDR and 4 SXTB16 unpack 8 weights, np LDRD load
-// the block's inputs and 4 np SMLAD do 8 np MACs (6 pixels: 44 instructions per 48 MACs).
-void emit_pointwise_kernel(CodeWriter& src, const std::string& name, int64_t np,
-                           const ActivationRange& range, bool negative_ties) {
-  src.linef("// 1x1 conv2d, stride 1, no padding: `pixels` pixels (a multiple of {0}) of `in_c` "
-            "channels (a multiple of 8) to `out_c`, {0} pixels at a time.", np);
-  src.line("// The block's inputs minus the zero point (offset: its negation in both halves), "
-           "doubled, go to the int16 scratch");
-  src.linef("// `xs`: group g of 4 channels of pixel p at xs[{} g + 2 p], as (x0, x2), (x1, x3). "
-            "Then each filter", 2 * np);
-  src.line("// (weights: out_c rows of in_c; channels: doubled bias and output_int8_doubled's "
-           "constants) runs over the block.");
-  src.open(fmt::format("static TINYC_NOINLINE void {}(const int8_t* x, int8_t* y, int32_t* xs, "
-                       "int pixels, int in_c, int out_c, int32_t offset, const int8_t* weights, "
-                       "const int32_t (*channels)[4])", name));
-  src.linef("const int32_t* const end = xs + in_c / 4 * {};", 2 * np);
-  src.open(fmt::format("for (int p0 = 0; p0 < pixels; p0 += {0}, x += {0} * in_c, y += {0} * out_c)", np));
-  src.open(fmt::format("for (int p = 0; p < {}; ++p)", np));
-  src.line("const int8_t* r = x + p * in_c;");
-  src.open(fmt::format("for (int32_t* d = xs + 2 * p; d < end; d += {}, r += 4)", 2 * np));
-  src.line("const int32_t v = read_s8x4(r), a = __sxtab16(offset, v), b = sxtab16_ror8(offset, v);");
-  src.line("d[0] = __sadd16(a, a);");
-  src.line("d[1] = __sadd16(b, b);");
-  src.close();
-  src.close();
-  src.line("const int8_t* w = weights;");
-  src.line("int8_t* o = y;");
-  src.open("for (const int32_t* q = channels[0]; q != channels[out_c]; q += 4, ++o)");
-  for (int64_t p = 0; p < np; ++p) src.linef("int32_t acc{} = q[0];", p);
-  src.line("const int32_t* s = xs;");
+// The loop of the DSP kernels with doubled requantization: acc0..acc{np-1} += the filter's
+// weights at `w` (8 per iteration) times the np pixels' inputs at `s` (group g of 4 taps of
+// pixel p at s[2 np g + 2 p], (x0, x2) then (x1, x3)), until s reaches `end`; w and s advance.
+// Written in assembly: with 6 pixels it keeps 13 values in registers (6 accumulators, 3
+// pointers, 2 weights, 2 inputs), and GCC 12 spilled 3 of them, 4 more instructions per
+// iteration. Per iteration: 2 LDR and 4 SXTB16 unpack 8 weights, 2 np LDRD load the inputs
+// and 4 np SMLAD do 8 np MACs (6 pixels: 44 instructions per 48 MACs).
+void emit_mac_loop(CodeWriter& src, int64_t np) {
   src.line("#if defined(__OPTIMIZE__)");
   src.line("int32_t wa, wb, xa, xb;");
   src.linef("// Per iteration: 4 weights unpacked to wa = (w0, w2), wb = (w1, w3), pixel p's (x0, x2), "
@@ -265,6 +246,40 @@ void emit_pointwise_kernel(CodeWriter& src, const std::string& name, int64_t np,
   }
   src.close();
   src.line("#endif");
+}
+
+// A 1x1 conv2d (stride 1, no padding) as one kernel for every shape: pixels, channels and the
+// input zero point are arguments, so the layers of a network share it (person_detect's nine
+// pointwise layers: one kernel per block size instead of one per shape), with emit_mac_loop.
+void emit_pointwise_kernel(CodeWriter& src, const std::string& name, int64_t np,
+                           const ActivationRange& range, bool negative_ties) {
+  src.linef("// 1x1 conv2d, stride 1, no padding: `pixels` pixels (a multiple of {0}) of `in_c` "
+            "channels (a multiple of 8) to `out_c`, {0} pixels at a time.", np);
+  src.line("// The block's inputs minus the zero point (offset: its negation in both halves), "
+           "doubled, go to the int16 scratch");
+  src.linef("// `xs`: group g of 4 channels of pixel p at xs[{} g + 2 p], as (x0, x2), (x1, x3). "
+            "Then each filter", 2 * np);
+  src.line("// (weights: out_c rows of in_c; channels: doubled bias and output_int8_doubled's "
+           "constants) runs over the block.");
+  src.open(fmt::format("static TINYC_NOINLINE void {}(const int8_t* x, int8_t* y, int32_t* xs, "
+                       "int pixels, int in_c, int out_c, int32_t offset, const int8_t* weights, "
+                       "const int32_t (*channels)[4])", name));
+  src.linef("const int32_t* const end = xs + in_c / 4 * {};", 2 * np);
+  src.open(fmt::format("for (int p0 = 0; p0 < pixels; p0 += {0}, x += {0} * in_c, y += {0} * out_c)", np));
+  src.open(fmt::format("for (int p = 0; p < {}; ++p)", np));
+  src.line("const int8_t* r = x + p * in_c;");
+  src.open(fmt::format("for (int32_t* d = xs + 2 * p; d < end; d += {}, r += 4)", 2 * np));
+  src.line("const int32_t v = read_s8x4(r), a = __sxtab16(offset, v), b = sxtab16_ror8(offset, v);");
+  src.line("d[0] = __sadd16(a, a);");
+  src.line("d[1] = __sadd16(b, b);");
+  src.close();
+  src.close();
+  src.line("const int8_t* w = weights;");
+  src.line("int8_t* o = y;");
+  src.open("for (const int32_t* q = channels[0]; q != channels[out_c]; q += 4, ++o)");
+  for (int64_t p = 0; p < np; ++p) src.linef("int32_t acc{} = q[0];", p);
+  src.line("const int32_t* s = xs;");
+  emit_mac_loop(src, np);
   // In locals: a store through `o` (int8_t) could alias them for the compiler.
   src.line("const int32_t m = q[1], c = q[2], e = q[3];");
   src.line("int8_t* out = o;");
@@ -321,11 +336,17 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
           (s.sx_order ? std::string() : "; each group of 4 stored as w0, w2, w1, w3"));
   ctx.needs_dsp = true;
   const int64_t np = pointwise_pixels(s);
-  const FilterConstants doubled = np > 0 ? doubled_constants(ctx, m, op, q, bias, yq.zero_point)
-                                         : FilterConstants();
-  if (doubled.doubled) {
+  // Doubled inputs (output_int8_doubled) and emit_mac_loop: taps gathered a word at a time, 8
+  // per loop iteration.
+  const bool mac_loop = s.interleaved && kp % 8 == 0;
+  FilterConstants consts;
+  consts.folded = false;
+  if (np > 0 || mac_loop) consts = doubled_constants(ctx, m, op, q, bias, yq.zero_point);
+  const bool negative_ties = range.min < yq.zero_point;
+  if (consts.doubled && np > 0) {
+    const FilterConstants& doubled = consts;
     CodeWriter kernel;
-    emit_pointwise_kernel(kernel, "@kernel@", np, range, range.min < yq.zero_point);
+    emit_pointwise_kernel(kernel, "@kernel@", np, range, negative_ties);
     auto [it, added] = ctx.shared_kernels.emplace(kernel.str(), std::string());
     if (added) {
       it->second = unique_identifier(fmt::format("pointwise_conv2d_{}px{}", np,
@@ -352,8 +373,9 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
     src.close();
     return true;
   }
-  const FilterConstants consts = filter_constants(ctx, op.name, q, bias, yq.zero_point);
-  const bool folded = consts.folded;
+  if (!consts.doubled) consts = filter_constants(ctx, op.name, q, bias, yq.zero_point);
+  const bool doubled = consts.doubled;
+  const bool folded = consts.folded || doubled;  // per-filter rows: a kernel layers can share
   const std::string& b_id = consts.bias;
   const RequantArrays& rq = consts.requant;
   std::string c_id = consts.channels;
@@ -370,7 +392,7 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
   }
   const std::string kernel_fn = folded ? kKernel : fn;
   const std::string im2col = folded ? kernel_fn + "_im2col" : unique_identifier(fn + "_im2col", &ctx.ids);
-  emit_im2col(ctx, s, xq.zero_point, im2col);
+  emit_im2col(ctx, s, xq.zero_point, im2col, doubled);
   ctx.src.line();
 
   CodeWriter& src = ctx.src;
@@ -403,6 +425,20 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
       return std::to_string(s.interleaved ? 2 * p + half : p * kp / 2 + half);
     };
     src.linef("const int8_t* w = {}[{}];", w_id, f);
+    if (doubled) {
+      src.linef("const int32_t* const q0 = {}[{}];", c_id, f);
+      for (int64_t p = 0; p < np; ++p) src.linef("int32_t acc{} = q0[0];", p);
+      src.line("const int32_t* s = xs;");
+      src.linef("const int32_t* const end = xs + {};", kp / 4 * step);
+      emit_mac_loop(src, np);
+      src.line("const int32_t m = q0[1], c = q0[2], e = q0[3];");
+      for (int64_t p = 0; p < np; ++p) {
+        src.linef("y[{}] = output_int8_doubled(acc{}, m, c, e, {}, {}, {});",
+                  p == 0 ? f : plus(std::to_string(p * f_n), f), p,
+                  negative_ties ? "true" : "false", range.min, range.max);
+      }
+      return;
+    }
     auto bias_of = [&](int64_t i) {
       return folded ? fmt::format("{}[{}][0]", c_id, plus(f, std::to_string(i)))
                     : fmt::format("{}[{}]", b_id, plus(f, std::to_string(i)));
