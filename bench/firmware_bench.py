@@ -324,7 +324,10 @@ def bench_model(a, name, work, plugin):
                 if fn and (k == fn or k.startswith(fn + "_") or k.startswith(fn + "."))) or None
         layers.append({"name": layer["name"], "type": layer["type"], "macs": layer["macs"],
                        "instructions": n,
-                       "per_mac": round(n / layer["macs"], 3) if n and layer["macs"] else None})
+                       "per_mac": round(n / layer["macs"], 3) if n and layer["macs"] else None,
+                       # MACs per output value (an int8 output value is a byte)
+                       "macs_per_output": (layer["macs"] // layer["output_bytes"]
+                                           if layer.get("output_bytes") else None)})
     tflm = tflm_figures(a.shared)
     lines = []
     for opt, r in results:
@@ -373,6 +376,13 @@ def goals(rows):
             out.append("- int8 %s layers of >= 10,000 MACs at <= %.1f instr/MAC (-O2): %s (%.2f to "
                        "%.2f over %d layers)" % (kind, limit, verdict(worst <= limit), best, worst,
                                                  len(layers)))
+            if kind == "conv2d":
+                # Each output needs ceil(K / 2) SMLADs and its requantization and store, so
+                # layers with few MACs per output K cannot get close to the SMLAD limit.
+                out.append("  - by MACs per output K: " + "; ".join(
+                    "%s %s K %s: %.2f" % (m, l["name"], l.get("macs_per_output"), l["per_mac"])
+                    for m, l in sorted(layers, key=lambda ml: (ml[1].get("macs_per_output") or 0,
+                                                              ml[1]["per_mac"]))))
     for model in ("micro_speech_quantized", "person_detect"):
         r = row(model, "-O2")
         if r and "instructions_ratio" in r:
