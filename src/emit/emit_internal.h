@@ -125,12 +125,15 @@ FilterConstants filter_constants(EmitContext& ctx, const std::string& name,
                                  const std::vector<QuantizedMultiplier>& q,
                                  const std::vector<int64_t>& bias, int32_t out_zero_point);
 // The same rows for output_int8_doubled (bias doubled; multiplier, 2^(e-1) + zero point 2^e,
-// e) where a kernel accumulates doubled inputs 2 (x - zx): every multiplier >= 0, every shift
-// in [-22, -1] and twice the layer's accumulator bound within int32; otherwise doubled false
-// and nothing is written.
-FilterConstants doubled_constants(EmitContext& ctx, const Model& m, const Op& op,
+// e) where a kernel accumulates doubled inputs 2 (x - zx) with `weights` (one row per filter,
+// zero-padded): every multiplier >= 0, every shift in [-22, -1] and twice each filter's
+// accumulator bound within int32, not counting dead filters (all weights 0), whose constant
+// output is folded into their row; otherwise doubled false and nothing is written.
+FilterConstants doubled_constants(EmitContext& ctx, const std::string& name,
                                   const std::vector<QuantizedMultiplier>& q,
-                                  const std::vector<int64_t>& bias, int32_t out_zero_point);
+                                  const std::vector<int64_t>& bias, int32_t out_zero_point,
+                                  const ActivationRange& range, const std::vector<int64_t>& weights,
+                                  int32_t in_zero_point);
 // `output_int8...(acc, ...[index], ...)` clamped to [lo, hi].
 std::string requant_call(const RequantArrays& r, const std::string& acc, const std::string& index,
                          int32_t zero_point, int32_t lo, int32_t hi);

@@ -10,9 +10,9 @@
 
 #include <fmt/format.h>
 
-#include "emit/accumulator_bound.h"
 #include "emit/emit_internal.h"
 #include "emit/window_code.h"
+#include "layers/int8_util.h"
 #include "layers/activation_fn.h"
 #include "layers/layer_util.h"
 #include "tinyc/error.h"
@@ -371,31 +371,54 @@ FilterConstants filter_constants(EmitContext& ctx, const std::string& name,
   return c;
 }
 
-FilterConstants doubled_constants(EmitContext& ctx, const Model& m, const Op& op,
+FilterConstants doubled_constants(EmitContext& ctx, const std::string& name,
                                   const std::vector<QuantizedMultiplier>& q,
-                                  const std::vector<int64_t>& bias, int32_t out_zero_point) {
+                                  const std::vector<int64_t>& bias, int32_t out_zero_point,
+                                  const ActivationRange& range, const std::vector<int64_t>& weights,
+                                  int32_t in_zero_point) {
   FilterConstants c;
   c.folded = false;
-  for (const QuantizedMultiplier& r : q) {
-    if (r.multiplier < 0 || r.shift > -1 || r.shift < -22) return c;
-  }
-  // Every partial sum of the doubled terms is twice one of the bound's partial sums.
-  if (2 * int8_accumulator_bound(m, op).worst > INT32_MAX) return c;
+  const size_t taps = weights.size() / q.size();
   std::vector<int64_t> rows;
   for (size_t f = 0; f < q.size(); ++f) {
-    const int e = -q[f].shift;
-    rows.push_back(2 * bias[f]);
-    rows.push_back(q[f].multiplier);
-    rows.push_back((int64_t{1} << (e - 1)) + int64_t{out_zero_point} * (int64_t{1} << e));
-    rows.push_back(e);
+    // The filter's accumulators lie in [low, high] (inputs x - zx in [-128 - zx, 127 - zx]).
+    int64_t abs_sum = 0, sum = 0, low = bias[f], high = bias[f];
+    for (size_t k = 0; k < taps; ++k) {
+      const int64_t wk = weights[f * taps + k];
+      abs_sum += std::llabs(wk);
+      sum += wk;
+      low += std::min(wk * (-128 - in_zero_point), wk * (127 - in_zero_point));
+      high += std::max(wk * (-128 - in_zero_point), wk * (127 - in_zero_point));
+    }
+    // Requantization is monotonic (multiplier >= 0): where both ends give the same output, so
+    // does every accumulator. Such a filter (multiplier 0, or a scale so small that its bias
+    // decides, e.g. a ReLU that never fired in training) gets a constant row: bias 0,
+    // multiplier 0 and c = 2 v + 1 with e = 1 give v.
+    if (q[f].multiplier >= 0 && low >= INT32_MIN && high <= INT32_MAX) {
+      const int64_t v = requantize(static_cast<int32_t>(low), q[f], out_zero_point, range);
+      if (v == requantize(static_cast<int32_t>(high), q[f], out_zero_point, range)) {
+        rows.insert(rows.end(), {0, 0, 2 * v + 1, 1});
+        continue;
+      }
+    }
+    const QuantizedMultiplier& r = q[f];
+    if (r.multiplier < 0 || r.shift > -1 || r.shift < -22) return c;
+    // Every partial sum of the doubled terms is twice one of the accumulator bound's (see
+    // accumulator_bound.h): it must stay within int32.
+    const int64_t worst = std::max(std::llabs(bias[f]) + 255 * abs_sum,
+                                   std::llabs(bias[f] - in_zero_point * sum) + 128 * abs_sum);
+    if (2 * worst > INT32_MAX) return c;
+    const int e = -r.shift;
+    rows.insert(rows.end(), {2 * bias[f], r.multiplier,
+                             (int64_t{1} << (e - 1)) + int64_t{out_zero_point} * (int64_t{1} << e), e});
   }
   ctx.needs_requantize = true;
   c.doubled = true;
-  c.channels = int_array(ctx, op.name + "_channels", "int32_t", 4, rows,
+  c.channels = int_array(ctx, name + "_channels", "int32_t", 4, rows,
       static_cast<int64_t>(q.size()),
       fmt::format("{} per filter, for doubled inputs (output_int8_doubled): 2 bias, then "
                   "in_scale * w_scale[f] / out_scale = multiplier * 2^shift: multiplier, "
-                  "2^(-shift - 1) + zero point 2^-shift, -shift", op.name));
+                  "2^(-shift - 1) + zero point 2^-shift, -shift", name));
   return c;
 }
 

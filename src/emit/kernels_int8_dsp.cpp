@@ -347,7 +347,9 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
   const bool mac_loop = s.interleaved && kp % 8 == 0;
   FilterConstants consts;
   consts.folded = false;
-  if (np > 0 || mac_loop) consts = doubled_constants(ctx, m, op, q, bias, yq.zero_point);
+  if (np > 0 || mac_loop) {
+    consts = doubled_constants(ctx, op.name, q, bias, yq.zero_point, range, w, xq.zero_point);
+  }
   const bool negative_ties = range.min < yq.zero_point;
   if (consts.doubled && np > 0) {
     const FilterConstants& doubled = consts;
