@@ -394,7 +394,9 @@ FilterConstants doubled_constants(EmitContext& ctx, const std::string& name,
     // does every accumulator. Such a filter (multiplier 0, or a scale so small that its bias
     // decides, e.g. a ReLU that never fired in training) gets a constant row: bias 0,
     // multiplier 0 and c = 2 v + 1 with e = 1 give v.
-    if (q[f].multiplier >= 0 && low >= INT32_MIN && high <= INT32_MAX) {
+    // (Its doubled terms still add up in the kernel: 2 * 255 * sum |w| must fit int32.)
+    if (q[f].multiplier >= 0 && low >= INT32_MIN && high <= INT32_MAX &&
+        2 * 255 * abs_sum <= INT32_MAX) {
       const int64_t v = requantize(static_cast<int32_t>(low), q[f], out_zero_point, range);
       if (v == requantize(static_cast<int32_t>(high), q[f], out_zero_point, range)) {
         rows.insert(rows.end(), {0, 0, 2 * v + 1, 1});

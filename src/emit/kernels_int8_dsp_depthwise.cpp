@@ -38,9 +38,11 @@ bool dsp_depthwise_applies(const Target& t, const Model& m, const Op& op) {
   return c_in > 1 && c_in % 4 == 0 && m.tensor(op.inputs[1]).shape[3] == c_in;
 }
 
-// The requantization helper: output_int8_folded where every multiplier is >= 0 and every shift
-// in [-22, -2] (person_detect: all), else output_int8_hi (shifts in [-31, -1]), else output_int8.
-enum class Requant { kFolded, kHi, kWide };
+// The requantization helper: output_int8_doubled on doubled weights and bias where
+// doubled_constants allows it (person_detect: every layer), else output_int8_folded where every
+// multiplier is >= 0 and every shift in [-22, -2], else output_int8_hi (shifts in [-31, -1]),
+// else output_int8.
+enum class Requant { kDoubled, kFolded, kHi, kWide };
 
 // What the shared kernel's code depends on (layers that agree on all of it share one);
 // arrays and quantization constants are fields of DepthwiseLayer.
@@ -48,8 +50,11 @@ struct Variant {
   Window g;
   Requant requant = Requant::kFolded;
   bool clamp = false;  // the activation's range is narrower than int8
+  bool negative_ties = true;  // kDoubled: the activation's lower bound is below the zero point
   std::string suffix() const {
-    return std::string(requant == Requant::kFolded ? "" : requant == Requant::kHi ? "_hi" : "_wide") +
+    return std::string(requant == Requant::kDoubled ? (negative_ties ? "_ties" : "")
+                       : requant == Requant::kFolded ? "_folded"
+                       : requant == Requant::kHi     ? "_hi" : "_wide") +
            (clamp ? "_clamp" : "");
   }
   std::string name() const {
@@ -84,6 +89,9 @@ std::string requant_expr(const Variant& v, const std::string& acc, int r) {
   const std::string lo = v.clamp ? "lo" : "-128", hi = v.clamp ? "hi" : "127";
   const int m = 4 * r + 1;
   switch (v.requant) {
+    case Requant::kDoubled:
+      return fmt::format("output_int8_doubled({}, q[{}], q[{}], q[{}], {}, {}, {})", acc, m, m + 1,
+                         m + 2, v.negative_ties ? "true" : "false", lo, hi);
     case Requant::kFolded:
       return fmt::format("output_int8_folded({}, q[{}], q[{}], q[{}], {}, {})", acc, m, m + 1, m + 2,
                          lo, hi);
@@ -104,7 +112,9 @@ void emit_locals(CodeWriter& src, const Variant& v, bool shape_arguments = false
     src.linef("const int c_n = {};", v.g.in_c);
   }
   src.line("const int32_t offset = L->offset;");
-  if (v.requant != Requant::kFolded) src.line("const int32_t zp = L->zero_point;");
+  if (v.requant == Requant::kHi || v.requant == Requant::kWide) {
+    src.line("const int32_t zp = L->zero_point;");
+  }
   if (v.clamp) src.line("const int32_t lo = L->lo, hi = L->hi;");
   src.line("const int32_t* const channels = L->channels;");
 }
@@ -367,13 +377,24 @@ void emit_depthwise_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
   const TensorQuant xq = activation_quant(op, xt), yq = activation_quant(op, m.tensor(op.outputs[0]));
   const auto q = conv_multipliers(op, wt, bt, c_n, xq, yq);
   const ActivationRange range = fused_range_int8(op, yq);
+  // Doubled weights and bias where output_int8_doubled's constants apply (int16 holds 2 w).
+  std::vector<int64_t> rows(static_cast<size_t>(c_n * taps));  // per channel, its taps
+  for (int64_t c = 0; c < c_n; ++c) {
+    for (int64_t k = 0; k < taps; ++k) {
+      rows[static_cast<size_t>(c * taps + k)] = wt.ints[static_cast<size_t>(k * c_n + c)];
+    }
+  }
+  const std::vector<int64_t> bias(bt.ints.begin(), bt.ints.end());
+  const FilterConstants doubled =
+      doubled_constants(ctx, op.name, q, bias, yq.zero_point, range, rows, xq.zero_point);
+  const int64_t scale = doubled.doubled ? 2 : 1;
   // Weights (kh, kw, c) -> per group of 4 channels, per tap, the words (w0 | w2 << 16) and
   // (w1 | w3 << 16): the halves SMLABB/SMLATT take against (x0, x2) and (x1, x3).
   std::vector<int64_t> w;
   w.reserve(static_cast<size_t>(taps * c_n / 2));
   for (int64_t c = 0; c < c_n; c += 4) {
     for (int64_t k = 0; k < taps; ++k) {
-      auto at = [&](int64_t ch) { return wt.ints[static_cast<size_t>(k * c_n + c + ch)]; };
+      auto at = [&](int64_t ch) { return scale * wt.ints[static_cast<size_t>(k * c_n + c + ch)]; };
       for (int64_t lo = 0; lo < 2; ++lo) {
         const uint32_t word = static_cast<uint16_t>(at(lo)) |
                               (static_cast<uint32_t>(static_cast<uint16_t>(at(lo + 2))) << 16);
@@ -382,9 +403,10 @@ void emit_depthwise_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
     }
   }
   const std::string w_id = int_array(ctx, op.name + "_weights", "int32_t", 4, w, c_n / 4,
-      fmt::format("{}: ({} x {}, {}) int8 symmetric per {}, as int16 pairs: per group of 4 "
+      fmt::format("{}: ({} x {}, {}) int8 symmetric per {}, as int16 pairs{}: per group of 4 "
                   "channels, per tap (ky, kx), (w0 | w2 << 16), (w1 | w3 << 16)",
-                  wt.name, g.k_h, g.k_w, c_n, wt.quant.scale.size() > 1 ? "channel" : "tensor"));
+                  wt.name, g.k_h, g.k_w, c_n, wt.quant.scale.size() > 1 ? "channel" : "tensor",
+                  doubled.doubled ? ", doubled" : ""));
   Variant v;
   v.g = g;
   v.clamp = range.min > -128 || range.max < 127;
@@ -393,16 +415,19 @@ void emit_depthwise_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
     folded = folded && r.multiplier >= 0 && r.shift <= -2 && r.shift >= -22;
     hi = hi && r.multiplier >= 0 && r.shift <= -1 && r.shift >= -31;
   }
-  v.requant = folded ? Requant::kFolded : hi ? Requant::kHi : Requant::kWide;
+  v.requant = doubled.doubled ? Requant::kDoubled
+              : folded       ? Requant::kFolded : hi ? Requant::kHi : Requant::kWide;
+  v.negative_ties = range.min < yq.zero_point;
   // Per channel: bias, multiplier, then (folded) 2^(e-2) + zero point 2^(e-1) and e - 1,
   // (hi) 2^(e-1) and e - 1, or (wide) 0 and the shift; e = -shift.
   std::vector<int64_t> channels;
-  for (int64_t c = 0; c < c_n; ++c) {
+  for (int64_t c = 0; c < c_n && !doubled.doubled; ++c) {
     const QuantizedMultiplier& r = q[static_cast<size_t>(c)];
     const int e = -r.shift;
     channels.push_back(bt.ints[static_cast<size_t>(c)]);
     channels.push_back(r.multiplier);
     switch (v.requant) {
+      case Requant::kDoubled: break;
       case Requant::kFolded:
         channels.push_back((int64_t{1} << (e - 2)) + int64_t{yq.zero_point} * (int64_t{1} << (e - 1)));
         channels.push_back(e - 1);
@@ -418,13 +443,16 @@ void emit_depthwise_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
     }
   }
   ctx.needs_requantize = true;
-  const std::string c_id = int_array(ctx, op.name + "_channels", "int32_t", 4, channels, c_n,
+  std::string c_id = doubled.channels;
+  if (!doubled.doubled) {
+    c_id = int_array(ctx, op.name + "_channels", "int32_t", 4, channels, c_n,
       fmt::format("{} per output channel: bias, then requantization ({}) in_scale * w_scale[c] / "
                   "out_scale = multiplier * 2^shift: multiplier, {}", op.name,
                   v.requant == Requant::kFolded ? "output_int8_folded"
                   : v.requant == Requant::kHi   ? "output_int8_hi" : "output_int8",
                   v.requant == Requant::kFolded ? "2^(-shift - 2) + zero point 2^(-shift - 1), -shift - 1"
                   : v.requant == Requant::kHi   ? "2^(-shift - 1), -shift - 1" : "0, shift"));
+  }
   ctx.needs_dsp = true;
   emit_layer_struct(ctx);
   const std::string kernel = emit_shared_kernel(ctx, v);
