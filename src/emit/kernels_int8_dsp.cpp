@@ -16,8 +16,8 @@
 // Where the taps come a word at a time in a multiple of 8 and the requantization allows it
 // (doubled_constants), the gathered inputs are doubled, the loop runs 8 taps per iteration in
 // assembly (emit_mac_loop: 44 instructions per 48 MACs) and each output takes SMMLAR, ASR and
-// SSAT (output_int8_doubled). 1x1 layers of that kind share one kernel whatever their shapes
-// (emit_pointwise_kernel).
+// SSAT (output_int8_doubled). 1x1 layers of that kind share their block kernels whatever their
+// shapes (emit_pointwise_kernel).
 //
 // A depthwise_conv2d with one input channel (e.g. micro_speech's first layer) is a conv2d with
 // its multiplier as filters; it runs without scratch, its window rows read straight from the
@@ -189,18 +189,13 @@ void emit_im2col(EmitContext& ctx, const ConvShape& s, int32_t zx, const std::st
   src.close();
 }
 
-// Pixels per block of the pointwise kernel for `s`, or 0 where it does not apply: a 1x1 conv2d
-// with stride 1 and no padding over a multiple of 8 input channels, and a pixel count that 6
-// (else 3) divides.
-int64_t pointwise_pixels(const ConvShape& s) {
+// Whether the pointwise kernels apply to `s`: a 1x1 conv2d with stride 1 and no padding over a
+// multiple of 8 input channels and a multiple of 3 pixels (blocks of 6, then one of 3).
+bool pointwise_applies(const ConvShape& s) {
   const Window& g = s.g;
-  if (s.depthwise || g.k_h != 1 || g.k_w != 1 || g.stride_h != 1 || g.stride_w != 1 ||
-      g.pad_top != 0 || g.pad_left != 0 || g.in_h != g.out_h || g.in_w != g.out_w ||
-      g.in_c % 8 != 0) {
-    return 0;
-  }
-  const int64_t pixels = g.out_pixels();
-  return pixels % 6 == 0 ? 6 : pixels % 3 == 0 && pixels > 3 ? 3 : 0;
+  return !s.depthwise && g.k_h == 1 && g.k_w == 1 && g.stride_h == 1 && g.stride_w == 1 &&
+         g.pad_top == 0 && g.pad_left == 0 && g.in_h == g.out_h && g.in_w == g.out_w &&
+         g.in_c % 8 == 0 && g.out_pixels() % 3 == 0;
 }
 
 // The loop of the DSP kernels with doubled requantization: acc0..acc{np-1} += the filter's
@@ -255,24 +250,24 @@ void emit_mac_loop(CodeWriter& src, int64_t np) {
   src.line("#endif");
 }
 
-// A 1x1 conv2d (stride 1, no padding) as one kernel for every shape: pixels, channels and the
-// input zero point are arguments, so the layers of a network share it (person_detect's nine
-// pointwise layers: one kernel per block size instead of one per shape), with emit_mac_loop.
+// One block of np consecutive pixels of a 1x1 conv2d (stride 1, no padding) as one kernel for
+// every shape: channels and the input zero point are arguments, so the layers of a network
+// share it (person_detect's nine pointwise layers: a 6-pixel and a 3-pixel kernel instead of one
+// per shape), with emit_mac_loop; each layer's function loops over its blocks.
 void emit_pointwise_kernel(CodeWriter& src, const std::string& name, int64_t np,
                            const ActivationRange& range, bool negative_ties) {
-  src.linef("// 1x1 conv2d, stride 1, no padding: `pixels` pixels (a multiple of {0}) of `in_c` "
-            "channels (a multiple of 8) to `out_c`, {0} pixels at a time.", np);
-  src.line("// The block's inputs minus the zero point (offset: its negation in both halves), "
+  src.linef("// 1x1 conv2d, stride 1, no padding: {} consecutive pixels of `in_c` channels (a "
+            "multiple of 8) to `out_c`.", np);
+  src.line("// The pixels' inputs minus the zero point (offset: its negation in both halves), "
            "doubled, go to the int16 scratch");
   src.linef("// `xs`: group g of 4 channels of pixel p at xs[{} g + 2 p], as (x0, x2), (x1, x3). "
             "Then each filter", 2 * np);
   src.line("// (weights: out_c rows of in_c; channels: doubled bias and output_int8_doubled's "
-           "constants) runs over the block.");
+           "constants) runs over them.");
   src.open(fmt::format("static TINYC_NOINLINE void {}(const int8_t* x, int8_t* y, int32_t* xs, "
-                       "int pixels, int in_c, int out_c, int32_t offset, const int8_t* weights, "
+                       "int in_c, int out_c, int32_t offset, const int8_t* weights, "
                        "const int32_t (*channels)[4])", name));
   src.linef("const int32_t* const end = xs + in_c / 4 * {};", 2 * np);
-  src.open(fmt::format("for (int p0 = 0; p0 < pixels; p0 += {0}, x += {0} * in_c, y += {0} * out_c)", np));
   src.open(fmt::format("for (int p = 0; p < {}; ++p)", np));
   src.line("const int8_t* r = x + p * in_c;");
   src.open(fmt::format("for (int32_t* d = xs + 2 * p; d < end; d += {}, r += 4)", 2 * np));
@@ -295,7 +290,6 @@ void emit_pointwise_kernel(CodeWriter& src, const std::string& name, int64_t np,
     src.linef("*out = output_int8_doubled(acc{}, m, c, e, {}, {}, {});", p,
               negative_ties ? "true" : "false", range.min, range.max);
   }
-  src.close();
   src.close();
   src.close();
 }
@@ -342,43 +336,57 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
                   kp != k_n ? fmt::format(", zero-padded to {}", kp) : std::string()) +
           (s.sx_order ? std::string() : "; each group of 4 stored as w0, w2, w1, w3"));
   ctx.needs_dsp = true;
-  const int64_t np = pointwise_pixels(s);
+  const bool pointwise = pointwise_applies(s);
   // Doubled inputs (output_int8_doubled) and emit_mac_loop: taps gathered a word at a time, 8
   // per loop iteration.
   const bool mac_loop = s.interleaved && kp % 8 == 0;
   FilterConstants consts;
   consts.folded = false;
-  if (np > 0 || mac_loop) {
+  if (pointwise || mac_loop) {
     consts = doubled_constants(ctx, op.name, q, bias, yq.zero_point, range, w, xq.zero_point);
   }
   const bool negative_ties = range.min < yq.zero_point;
-  if (consts.doubled && np > 0) {
-    const FilterConstants& doubled = consts;
-    CodeWriter kernel;
-    emit_pointwise_kernel(kernel, "@kernel@", np, range, negative_ties);
-    auto [it, added] = ctx.shared_kernels.emplace(kernel.str(), std::string());
-    if (added) {
-      it->second = unique_identifier(fmt::format("pointwise_conv2d_{}px{}", np,
-          range.min > -128 || range.max < 127 ? fmt::format("_{}_{}", range.min, range.max)
-                                              : std::string()), &ctx.ids);
-      std::string text = kernel.str();
-      for (size_t at = text.find("@kernel@"); at != std::string::npos; at = text.find("@kernel@", at)) {
-        text.replace(at, 8, it->second);
+  if (consts.doubled && pointwise) {
+    // The shared block kernels (6 pixels, and 3 for a tail), written the first time one is used.
+    auto block_kernel = [&](int64_t np) {
+      CodeWriter kernel;
+      emit_pointwise_kernel(kernel, "@kernel@", np, range, negative_ties);
+      auto [it, added] = ctx.shared_kernels.emplace(kernel.str(), std::string());
+      if (added) {
+        it->second = unique_identifier(fmt::format("pointwise_conv2d_{}px{}{}", np,
+            negative_ties ? "" : "_relu",
+            range.min > -128 || range.max < 127 ? fmt::format("_{}_{}", range.min, range.max)
+                                                : std::string()), &ctx.ids);
+        std::string text = kernel.str();
+        for (size_t at = text.find("@kernel@"); at != std::string::npos; at = text.find("@kernel@", at)) {
+          text.replace(at, 8, it->second);
+        }
+        ctx.src.raw(text);
+        ctx.src.line();
       }
-      ctx.src.raw(text);
-      ctx.src.line();
-    }
+      return it->second;
+    };
+    const int64_t pixels = g.out_pixels(), full = pixels / 6 * 6;
+    const std::string block6 = full > 0 ? block_kernel(6) : std::string();
+    const std::string block3 = pixels > full ? block_kernel(3) : std::string();
     CodeWriter& src = ctx.src;
     src.linef("// {}: int8 conv2d 1x1, stride 1x1, {} -> {}, activation {}. {} MACs.", op.name,
               shape_str(sample(xt.shape)), shape_str(sample(m.tensor(op.outputs[0]).shape)),
-              act_name(op_activation(op, true)), g.out_pixels() * f_n * k_n);
+              act_name(op_activation(op, true)), pixels * f_n * k_n);
     src.linef("// x: ({}, {}, {}) scale {} zero point {}  w: ({}, {})  y: ({}, {}, {}) scale {} "
               "zero point {}", g.in_h, g.in_w, g.in_c, xq.scale, xq.zero_point, f_n, kp, g.out_h,
               g.out_w, f_n, yq.scale, yq.zero_point);
     src.open(fmt::format("static void {}(const int8_t* x, int8_t* y, int32_t* xs)", fn));
     const uint32_t offset = static_cast<uint16_t>(-xq.zero_point) * 0x10001u;
-    src.linef("{}(x, y, xs, {}, {}, {}, static_cast<int32_t>(0x{:08x}u), {}[0], {});", it->second,
-              g.out_pixels(), g.in_c, f_n, offset, w_id, doubled.channels);
+    const std::string args = fmt::format("xs, {}, {}, static_cast<int32_t>(0x{:08x}u), {}[0], {}",
+                                         g.in_c, f_n, offset, w_id, consts.channels);
+    if (full > 0) {
+      src.linef("for (int p = 0; p < {}; p += 6) {}(x + p * {}, y + p * {}, {});", full, block6,
+                g.in_c, f_n, args);
+    }
+    if (pixels > full) {
+      src.linef("{}(x + {}, y + {}, {});", block3, full * g.in_c, full * f_n, args);
+    }
     src.close();
     return true;
   }

@@ -480,9 +480,9 @@ TEST_CASE("firmware: int8 CNN kernels with odd channel counts and padding are bi
                      {"type": "flatten"},
                      {"type": "dense", "units": 3, "activation": "softmax"}],
           "train": {"loss": "cross_entropy"}})",
-      // The shared pointwise kernels (1x1 over a multiple of 8 channels): 6 pixels at a time
-      // (54 pixels) and 3 (15 pixels), without activation (rounding of negative ties) and with
-      // ReLU and ReLU6.
+      // The shared pointwise kernels (1x1 over a multiple of 8 channels): blocks of 6 pixels
+      // (54 pixels), then one of 3 (15 pixels), without activation (rounding of negative ties)
+      // and with ReLU and ReLU6.
       R"({"name": "pointwise_6px", "input": [6, 9, 8], "task": "classification",
           "layers": [{"type": "conv2d", "filters": 16, "kernel": 1},
                      {"type": "conv2d", "filters": 8, "kernel": 1, "activation": "relu6"},
