@@ -190,12 +190,12 @@ void emit_im2col(EmitContext& ctx, const ConvShape& s, int32_t zx, const std::st
 }
 
 // Whether the pointwise kernels apply to `s`: a 1x1 conv2d with stride 1 and no padding over a
-// multiple of 8 input channels and a multiple of 3 pixels (blocks of 6, then one of 3).
+// multiple of 8 input channels (blocks of 6 pixels, then one of the rest).
 bool pointwise_applies(const ConvShape& s) {
   const Window& g = s.g;
   return !s.depthwise && g.k_h == 1 && g.k_w == 1 && g.stride_h == 1 && g.stride_w == 1 &&
          g.pad_top == 0 && g.pad_left == 0 && g.in_h == g.out_h && g.in_w == g.out_w &&
-         g.in_c % 8 == 0 && g.out_pixels() % 3 == 0;
+         g.in_c % 8 == 0;
 }
 
 // The loop of the DSP kernels with doubled requantization: acc0..acc{np-1} += the filter's
@@ -253,7 +253,8 @@ void emit_mac_loop(CodeWriter& src, int64_t np) {
 // One block of np consecutive pixels of a 1x1 conv2d (stride 1, no padding) as one kernel for
 // every shape: channels and the input zero point are arguments, so the layers of a network
 // share it (person_detect's nine pointwise layers: a 6-pixel and a 3-pixel kernel instead of one
-// per shape), with emit_mac_loop; each layer's function loops over its blocks.
+// per shape), with emit_mac_loop; each layer's function loops over its blocks of 6 pixels, then
+// calls the kernel for the rest (1 to 5 pixels) if any.
 void emit_pointwise_kernel(CodeWriter& src, const std::string& name, int64_t np,
                            const ActivationRange& range, bool negative_ties) {
   src.linef("// 1x1 conv2d, stride 1, no padding: {} consecutive pixels of `in_c` channels (a "
@@ -347,7 +348,7 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
   }
   const bool negative_ties = range.min < yq.zero_point;
   if (consts.doubled && pointwise) {
-    // The shared block kernels (6 pixels, and 3 for a tail), written the first time one is used.
+    // The shared block kernels (6 pixels, and fewer for a tail), written when first used.
     auto block_kernel = [&](int64_t np) {
       CodeWriter kernel;
       emit_pointwise_kernel(kernel, "@kernel@", np, range, negative_ties);
@@ -368,7 +369,7 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
     };
     const int64_t pixels = g.out_pixels(), full = pixels / 6 * 6;
     const std::string block6 = full > 0 ? block_kernel(6) : std::string();
-    const std::string block3 = pixels > full ? block_kernel(3) : std::string();
+    const std::string tail = pixels > full ? block_kernel(pixels - full) : std::string();
     CodeWriter& src = ctx.src;
     src.linef("// {}: int8 conv2d 1x1, stride 1x1, {} -> {}, activation {}. {} MACs.", op.name,
               shape_str(sample(xt.shape)), shape_str(sample(m.tensor(op.outputs[0]).shape)),
@@ -385,7 +386,7 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
                 g.in_c, f_n, args);
     }
     if (pixels > full) {
-      src.linef("{}(x + {}, y + {}, {});", block3, full * g.in_c, full * f_n, args);
+      src.linef("{}(x + {}, y + {}, {});", tail, full * g.in_c, full * f_n, args);
     }
     src.close();
     return true;

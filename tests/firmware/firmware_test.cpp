@@ -481,8 +481,8 @@ TEST_CASE("firmware: int8 CNN kernels with odd channel counts and padding are bi
                      {"type": "dense", "units": 3, "activation": "softmax"}],
           "train": {"loss": "cross_entropy"}})",
       // The shared pointwise kernels (1x1 over a multiple of 8 channels): blocks of 6 pixels
-      // (54 pixels), then one of 3 (15 pixels), without activation (rounding of negative ties)
-      // and with ReLU and ReLU6.
+      // (54 pixels), then one of 3 (15 pixels) or of 5 (after a max pool: 5 pixels), without
+      // activation (rounding of negative ties) and with ReLU and ReLU6.
       R"({"name": "pointwise_6px", "input": [6, 9, 8], "task": "classification",
           "layers": [{"type": "conv2d", "filters": 16, "kernel": 1},
                      {"type": "conv2d", "filters": 8, "kernel": 1, "activation": "relu6"},
@@ -492,6 +492,8 @@ TEST_CASE("firmware: int8 CNN kernels with odd channel counts and padding are bi
       R"({"name": "pointwise_3px", "input": [3, 5, 16], "task": "classification",
           "layers": [{"type": "conv2d", "filters": 24, "kernel": 1, "activation": "relu"},
                      {"type": "conv2d", "filters": 8, "kernel": 1},
+                     {"type": "max_pool2d", "pool": [3, 1]},
+                     {"type": "conv2d", "filters": 4, "kernel": 1, "activation": "relu"},
                      {"type": "flatten"},
                      {"type": "dense", "units": 3, "activation": "softmax"}],
           "train": {"loss": "cross_entropy"}})"};
