@@ -127,8 +127,8 @@ FilterConstants filter_constants(EmitContext& ctx, const std::string& name,
 // The same rows for output_int8_doubled (bias doubled; multiplier, 2^(e-1) + zero point 2^e,
 // e) where a kernel accumulates doubled inputs 2 (x - zx) with `weights` (one row per filter,
 // zero-padded): every multiplier >= 0, every shift in [-22, -1] and twice each filter's
-// accumulator bound within int32, not counting dead filters (all weights 0), whose constant
-// output is folded into their row; otherwise doubled false and nothing is written.
+// accumulator bound within int32, not counting filters whose output cannot vary (their
+// constant goes into their row); otherwise doubled false and nothing is written.
 FilterConstants doubled_constants(EmitContext& ctx, const std::string& name,
                                   const std::vector<QuantizedMultiplier>& q,
                                   const std::vector<int64_t>& bias, int32_t out_zero_point,

@@ -12,8 +12,8 @@
 
 #include "emit/emit_internal.h"
 #include "emit/window_code.h"
-#include "layers/int8_util.h"
 #include "layers/activation_fn.h"
+#include "layers/int8_util.h"
 #include "layers/layer_util.h"
 #include "tinyc/error.h"
 #include "tinyc/layer.h"
@@ -596,12 +596,6 @@ static inline void load_pair(const int32_t* p, int32_t* a, int32_t* b) {
 static inline void load_pair_next(const int32_t** p, int32_t* a, int32_t* b) {
   __asm__("ldrd %0, %1, [%2], #8" : "=r"(*a), "=r"(*b), "+r"(*p)
           : "m"(*reinterpret_cast<const int32_t(*)[2]>(*p)));
-}
-
-// Eight int8 values at *p (4-byte aligned) as two words in one LDRD that also advances *p by 8.
-static inline void load_s8x8_next(const int8_t** p, int32_t* a, int32_t* b) {
-  __asm__("ldrd %0, %1, [%2], #8" : "=r"(*a), "=r"(*b), "+r"(*p)
-          : "m"(*reinterpret_cast<const int8_t(*)[8]>(*p)));
 }
 
 // Bytes 1 and 3 sign-extended into two halfwords: SXTB16 with its built-in rotation (one
