@@ -379,16 +379,17 @@ def goals(rows):
         if layers:
             worst = max(l["per_mac"] for _, l in layers)
             best = min(l["per_mac"] for _, l in layers)
-            out.append("- int8 %s layers%s of >= 10,000 MACs at <= %.1f instr/MAC (-O2): %s (%.2f "
-                       "to %.2f over %d layers; %d at or under)" % (
+            # Exact counts, not the rounded ratios, decide.
+            under = sum(1 for _, l in layers if l["instructions"] <= limit * l["macs"])
+            out.append("- int8 %s layers%s of >= 10,000 MACs at <= %.1f instr/MAC (-O2): %s (%.3f "
+                       "to %.3f over %d layers; %d at or under)" % (
                            kind, " (1x1 and 3x3)" if kind == "conv2d" else "", limit,
-                           verdict(worst <= limit), best, worst, len(layers),
-                           sum(1 for _, l in layers if l["per_mac"] <= limit)))
+                           verdict(under == len(layers)), best, worst, len(layers), under))
             if kind == "conv2d":
                 # Each output needs ceil(K / 2) SMLADs and its requantization and store, so
                 # layers with few MACs per output K cannot get close to the SMLAD limit.
                 out.append("  - by MACs per output K: " + "; ".join(
-                    "%s %s %s K %s: %.2f" % (m, l["name"], l.get("window"), l.get("macs_per_output"),
+                    "%s %s %s K %s: %.3f" % (m, l["name"], l.get("window"), l.get("macs_per_output"),
                                              l["per_mac"])
                     for m, l in sorted(layers, key=lambda ml: (ml[1].get("macs_per_output") or 0,
                                                               ml[1]["per_mac"]))))
