@@ -13,10 +13,10 @@
 // padded with zeros to a multiple of 4 taps. The block's outputs are written after all its
 // scratch is gathered, so the output may overlap the input in raster order.
 //
-// Where the taps come a word at a time in a multiple of 8 and the requantization allows it
-// (doubled_constants), the gathered inputs are doubled, the loop runs 8 taps per iteration in
-// assembly (emit_mac_loop: 44 instructions per 48 MACs) and each output takes SMMLAR, ASR and
-// SSAT (output_int8_doubled). 1x1 layers of that kind share their block kernels whatever their
+// Where the requantization allows it (doubled_constants), the gathered inputs are doubled and
+// each output takes SMMLAR, ASR and SSAT (output_int8_doubled); where the taps also come a
+// word at a time in a multiple of 8, the loop runs 8 taps per iteration in assembly
+// (emit_mac_loop: 44 instructions per 48 MACs). 1x1 layers of that kind share their block kernels whatever their
 // shapes (emit_pointwise_kernel).
 //
 // A depthwise_conv2d with one input channel (e.g. micro_speech's first layer) is a conv2d with
@@ -108,6 +108,21 @@ void emit_im2col(EmitContext& ctx, const ConvShape& s, int32_t zx, const std::st
   src.linef("const int iy0 = {}, ix0 = {};", start("oy", g.stride_h, g.pad_top),
             start("ox", g.stride_w, g.pad_left));
   const bool sx = s.sx_order;
+  // Word v's taps minus the zero point (doubled) as the pairs (x0, x2) at `even`, (x1, x3) at
+  // `odd`; one tap's value from int8 `x`.
+  auto unpack_word = [&](const std::string& even, const std::string& odd) {
+    if (doubled) {
+      src.line("const int32_t a = __sxtab16(offset, v), b = sxtab16_ror8(offset, v);");
+      src.linef("{} = __sadd16(a, a);", even);
+      src.linef("{} = __sadd16(b, b);", odd);
+    } else {
+      src.linef("{} = __sxtab16(offset, v);", even);
+      src.linef("{} = sxtab16_ror8(offset, v);", odd);
+    }
+  };
+  auto tap = [&](const std::string& x) {
+    return doubled ? fmt::format("2 * ({} - ({}))", x, zx) : fmt::format("{} - ({})", x, zx);
+  };
   // Where tap k goes: in order, or at its place in (x0, x2), (x1, x3).
   const std::string slot = sx ? "sx_slot(k++)" : "k++";
   if (sx) {
@@ -136,11 +151,11 @@ void emit_im2col(EmitContext& ctx, const ConvShape& s, int32_t zx, const std::st
     if (sx) {
       src.open(fmt::format("for (int i = 0; i < {}; i += 4)", g.k_w * g.in_c));
       src.line("const int32_t v = read_s8x4(r + i);");
-      src.line("d[(k + i) / 2] = __sxtab16(offset, v);");
-      src.line("d[(k + i) / 2 + 1] = sxtab16_ror8(offset, v);");
+      unpack_word("d[(k + i) / 2]", "d[(k + i) / 2 + 1]");
       src.close();
     } else {
-      src.linef("for (int i = 0; i < {}; ++i) store_s16(d, k + i, r[i] - ({}));", g.k_w * g.in_c, zx);
+      src.linef("for (int i = 0; i < {}; ++i) store_s16(d, k + i, {});", g.k_w * g.in_c,
+                tap("r[i]"));
     }
     src.linef("k += {};", g.k_w * g.in_c);
     if (padded) {
@@ -164,14 +179,7 @@ void emit_im2col(EmitContext& ctx, const ConvShape& s, int32_t zx, const std::st
     }
     src.open(fmt::format("for (int c = 0; c < {}; c += 4, d += step)", g.in_c));
     src.linef("const int32_t v = read_s8x4(row + {} + c);", times("ix", g.in_c));
-    if (doubled) {
-      src.line("const int32_t a = __sxtab16(offset, v), b = sxtab16_ror8(offset, v);");
-      src.line("d[0] = __sadd16(a, a);");
-      src.line("d[1] = __sadd16(b, b);");
-    } else {
-      src.line("d[0] = __sxtab16(offset, v);");
-      src.line("d[1] = sxtab16_ror8(offset, v);");
-    }
+    unpack_word("d[0]", "d[1]");
     src.close();
   } else {
     if (padded) {
@@ -180,8 +188,8 @@ void emit_im2col(EmitContext& ctx, const ConvShape& s, int32_t zx, const std::st
       src.line("continue;");
       src.close();
     }
-    src.linef("for (int c = 0; c < {}; ++c) store_s16(d, {}, row[{} + c] - ({}));", g.in_c, slot,
-              times("ix", g.in_c), zx);
+    src.linef("for (int c = 0; c < {}; ++c) store_s16(d, {}, {});", g.in_c, slot,
+              tap(fmt::format("row[{} + c]", times("ix", g.in_c))));
   }
   src.close();
   src.close();
@@ -338,14 +346,11 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
           (s.sx_order ? std::string() : "; each group of 4 stored as w0, w2, w1, w3"));
   ctx.needs_dsp = true;
   const bool pointwise = pointwise_applies(s);
-  // Doubled inputs (output_int8_doubled) and emit_mac_loop: taps gathered a word at a time, 8
-  // per loop iteration.
+  // The assembly loop (emit_mac_loop) where taps are gathered a word at a time, 8 per loop
+  // iteration, and the requantization allows doubled inputs (output_int8_doubled).
   const bool mac_loop = s.interleaved && kp % 8 == 0;
-  FilterConstants consts;
-  consts.folded = false;
-  if (pointwise || mac_loop) {
-    consts = doubled_constants(ctx, op.name, q, bias, yq.zero_point, range, w, xq.zero_point);
-  }
+  FilterConstants consts =
+      doubled_constants(ctx, op.name, q, bias, yq.zero_point, range, w, xq.zero_point);
   const bool negative_ties = range.min < yq.zero_point;
   if (consts.doubled && pointwise) {
     // The shared block kernels (6 pixels, and fewer for a tail), written when first used.
@@ -443,7 +448,7 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
       return std::to_string(s.interleaved ? 2 * p + half : p * kp / 2 + half);
     };
     src.linef("const int8_t* w = {}[{}];", w_id, f);
-    if (doubled) {
+    if (doubled && mac_loop) {
       src.linef("const int32_t* const q0 = {}[{}];", c_id, f);
       for (int64_t p = 0; p < np; ++p) src.linef("int32_t acc{} = q0[0];", p);
       src.line("const int32_t* s = xs;");
@@ -495,9 +500,12 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
       for (int64_t p = 0; p < np; ++p) {
         const std::string acc = fmt::format("acc{}{}", i, p);
         src.linef("y[{}] = {};", p == 0 ? o : plus(std::to_string(p * f_n), o),
-                  folded ? fmt::format("output_int8_folded({0}, q{1}[1], q{1}[2], q{1}[3], {2}, {3})",
-                                       acc, i, range.min, range.max)
-                         : requant_call(rq, acc, o, yq.zero_point, range.min, range.max));
+                  doubled ? fmt::format("output_int8_doubled({0}, q{1}[1], q{1}[2], q{1}[3], {2}, "
+                                        "{3}, {4})", acc, i, negative_ties ? "true" : "false",
+                                        range.min, range.max)
+                  : folded ? fmt::format("output_int8_folded({0}, q{1}[1], q{1}[2], q{1}[3], {2}, {3})",
+                                         acc, i, range.min, range.max)
+                           : requant_call(rq, acc, o, yq.zero_point, range.min, range.max));
       }
     }
   };
