@@ -40,6 +40,13 @@ std::vector<ChannelSums> channel_sums(const Tensor& w, bool channels_last) {
 
 }  // namespace
 
+int64_t channel_accumulator_bound(int64_t bias, int64_t abs_sum, int64_t signed_sum,
+                                  int64_t input_zero_point) {
+  const int64_t centered = std::llabs(bias) + 255 * abs_sum;
+  const int64_t folded = std::llabs(bias - input_zero_point * signed_sum) + 128 * abs_sum;
+  return std::max(centered, folded);
+}
+
 AccumulatorBound int8_accumulator_bound(const Model& m, const Op& op) {
   AccumulatorBound b;
   if (op.type == OpType::kAvgPool2d || op.type == OpType::kGlobalAvgPool2d) {
@@ -69,9 +76,7 @@ AccumulatorBound int8_accumulator_bound(const Model& m, const Op& op) {
   b.applies = true;
   for (size_t o = 0; o < sums.size(); ++o) {
     const int64_t bias = has_bias ? m.tensor(op.inputs[2]).ints[o] : 0;
-    const int64_t centered = std::llabs(bias) + 255 * sums[o].abs_sum;
-    const int64_t folded = std::llabs(bias - zx * sums[o].signed_sum) + 128 * sums[o].abs_sum;
-    const int64_t worst = std::max(centered, folded);
+    const int64_t worst = channel_accumulator_bound(bias, sums[o].abs_sum, sums[o].signed_sum, zx);
     if (worst > b.worst || o == 0) {
       b.worst = worst;
       b.channel = static_cast<int64_t>(o);

@@ -27,6 +27,11 @@ struct AccumulatorBound {
 // Average pools sum up to `terms` int8 values: 128 * terms.
 AccumulatorBound int8_accumulator_bound(const Model& m, const Op& op);
 
+// That bound for one output channel: its bias, sum_i |w[o][i]| and sum_i w[o][i], and the
+// input zero point.
+int64_t channel_accumulator_bound(int64_t bias, int64_t abs_sum, int64_t signed_sum,
+                                  int64_t input_zero_point);
+
 // Throws Error(kUnsupported) naming the layer, the channel and the numbers when the bound
 // exceeds INT32_MAX; otherwise returns the one-line comment that documents it.
 std::string check_int8_accumulator(const Model& m, const Op& op, const std::string& target);

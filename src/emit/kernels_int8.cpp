@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "emit/accumulator_bound.h"
 #include "emit/emit_internal.h"
 #include "emit/window_code.h"
 #include "layers/activation_fn.h"
@@ -405,11 +406,9 @@ FilterConstants doubled_constants(EmitContext& ctx, const std::string& name,
     }
     const QuantizedMultiplier& r = q[f];
     if (r.multiplier < 0 || r.shift > -1 || r.shift < -22) return c;
-    // Every partial sum of the doubled terms is twice one of the accumulator bound's (see
-    // accumulator_bound.h): it must stay within int32.
-    const int64_t worst = std::max(std::llabs(bias[f]) + 255 * abs_sum,
-                                   std::llabs(bias[f] - in_zero_point * sum) + 128 * abs_sum);
-    if (2 * worst > INT32_MAX) return c;
+    // Every partial sum of the doubled terms is twice one of the accumulator bound's: it must
+    // stay within int32.
+    if (2 * channel_accumulator_bound(bias[f], abs_sum, sum, in_zero_point) > INT32_MAX) return c;
     const int e = -r.shift;
     rows.insert(rows.end(), {2 * bias[f], r.multiplier,
                              (int64_t{1} << (e - 1)) + int64_t{out_zero_point} * (int64_t{1} << e), e});
