@@ -54,4 +54,13 @@ RunResult run_tinyc_binary(const std::string& binary, const std::string& args) {
   return r;
 }
 
+int64_t training_rows(const tinyc::Dataset& data, uint64_t seed, std::vector<float>* x,
+                      std::vector<float>* y) {
+  tinyc::SplitSpec split;
+  split.seed = seed;
+  const std::vector<int64_t> rows = tinyc::make_split(data, split).train;
+  tinyc::gather_rows(data, rows, x, y);
+  return static_cast<int64_t>(rows.size());
+}
+
 }  // namespace tinyc_test

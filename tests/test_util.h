@@ -1,7 +1,11 @@
 // Helpers shared by the test suites: temporary directories and running the CLI.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
+
+#include "tinyc/data.h"
 
 namespace tinyc_test {
 
@@ -35,5 +39,10 @@ void write_text(const std::string& path, const std::string& text);
 std::string read_text(const std::string& path);
 // Number of entries in a directory (to check that no temporary file was left behind).
 int count_entries(const std::string& dir);
+
+// The training rows of `data` under the default split with `seed` (what a trainer with that
+// seed and no split options trains on), gathered into x and y; returns their count.
+int64_t training_rows(const tinyc::Dataset& data, uint64_t seed, std::vector<float>* x,
+                      std::vector<float>* y);
 
 }  // namespace tinyc_test

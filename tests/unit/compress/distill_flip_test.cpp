@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
 #include "tinyc/distill.h"
 #include "tinyc/error.h"
 #include "tinyc/spec.h"
@@ -41,13 +42,8 @@ TEST_CASE("teacher_flip averages the teacher over each image and its mirror imag
   d.teacher_flip = true;
   const std::vector<float> flipped = distill_targets(teacher, student, data, d);
 
-  SplitSpec sp;
-  sp.test = 0.2;
-  sp.seed = 3;
-  const std::vector<int64_t> train = make_split(data, sp).train;
   std::vector<float> x, y;
-  gather_rows(data, train, &x, &y);
-  const auto n = static_cast<int64_t>(train.size());
+  const int64_t n = tinyc_test::training_rows(data, 3, &x, &y);
   std::vector<float> mirror(x.size());
   for (int64_t r = 0; r < n; ++r) {
     for (int64_t row = 0; row < 8; ++row) {

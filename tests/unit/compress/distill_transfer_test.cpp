@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
 #include "tinyc/distill.h"
 #include "tinyc/executor.h"
 #include "tinyc/model_file.h"
@@ -82,13 +83,8 @@ TEST_CASE("one SGD step of distillation follows the finite-difference gradient",
   const TrainJob job = distill(teacher, spec, data, d);  // one full-batch step
   const Model w0 = build_model(spec, d.train.seed);        // the weights it started from
 
-  SplitSpec sp;
-  sp.test = 0.2;
-  sp.seed = 4;
-  const std::vector<int64_t> train = make_split(data, sp).train;
   std::vector<float> x, y;
-  gather_rows(data, train, &x, &y);
-  const auto n = static_cast<int64_t>(train.size());
+  const int64_t n = tinyc_test::training_rows(data, 4, &x, &y);
   const std::vector<float> q = teacher_soft_targets(teacher, x.data(), n, d.temperature);
   REQUIRE(distill_targets(teacher, spec, data, d) == q);
   // Mean distillation loss of the model `m` over the training rows (the trainer's objective).
@@ -160,12 +156,8 @@ TEST_CASE("with an augmenting student the teacher labels exactly the inputs the 
   REQUIRE(targets.size() == static_cast<size_t>(3 * rows * 10));
   const int64_t steps_per_epoch = (rows + 63) / 64;
   int64_t compared = 0, augmented = 0;
-  SplitSpec sp;
-  sp.test = 0.2;
-  sp.seed = 5;
-  const std::vector<int64_t> train = make_split(data, sp).train;
   std::vector<float> clean, y;
-  gather_rows(data, train, &clean, &y);
+  tinyc_test::training_rows(data, 5, &clean, &y);
   for (size_t b = 0; b < rec.steps.size(); ++b) {
     const int64_t epoch = rec.steps[b] / steps_per_epoch;
     const std::vector<int64_t>& batch_rows = rec.seen_rows[b];
