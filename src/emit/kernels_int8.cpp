@@ -585,10 +585,14 @@ static inline int32_t read_s8x4(const int8_t* p) {
   return v;
 }
 
-// p[0] and p[1] in one LDRD (GCC splits a 64-bit load whose halves it uses apart into two LDR);
-// the memory operand tells the compiler what is read.
+// p[k] and p[k + 1] in one LDRD (GCC splits a 64-bit load whose halves it uses apart into two
+// LDR); the memory operand tells the compiler what is read. The offset is a template argument:
+// LDRD reaches 1020 bytes, less than the addresses GCC may form for a plain memory operand.
+template <int k>
 static inline void load_pair(const int32_t* p, int32_t* a, int32_t* b) {
-  __asm__("ldrd %0, %1, %2" : "=r"(*a), "=r"(*b) : "m"(*reinterpret_cast<const int32_t(*)[2]>(p)));
+  static_assert(k >= 0 && k <= 255, "LDRD offset out of range");
+  __asm__("ldrd %0, %1, [%2, %3]" : "=r"(*a), "=r"(*b)
+          : "r"(p), "i"(4 * k), "m"(*reinterpret_cast<const int32_t(*)[2]>(p + k)));
 }
 
 // (*p)[0] and (*p)[1] in one LDRD that also advances *p by 2 words.

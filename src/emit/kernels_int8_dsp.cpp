@@ -482,7 +482,7 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
       // with 6 pixels, measured).
       // LDRD reaches 1020 bytes from its base (LDR 4095).
       if (std::stoll(at(p, 0)) * 4 <= 1020) {
-        src.linef("load_pair(s + {}, &xa, &xb);", at(p, 0));
+        src.linef("load_pair<{}>(s, &xa, &xb);", at(p, 0));
       } else {
         src.linef("xa = s[{}];", at(p, 0));
         src.linef("xb = s[{}];", at(p, 1));

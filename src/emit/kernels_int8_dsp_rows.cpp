@@ -172,7 +172,7 @@ void emit_int8_conv_dsp_rows(EmitContext& ctx, const Op& op, const std::string& 
       for (int64_t i = 0; i < nf; ++i) {
         src.open("");
         src.line("int32_t wa, wb;");
-        src.linef("load_pair(w + {}, &wa, &wb);", (j * nf + i) * 2);
+        src.linef("load_pair<{}>(w, &wa, &wb);", (j * nf + i) * 2);
         src.linef("acc{0} = __smlad(wa, x{1}a, acc{0});", i, j);
         src.linef("acc{0} = __smlad(wb, x{1}b, acc{0});", i, j);
         src.close();
