@@ -13,11 +13,13 @@
 // padded with zeros to a multiple of 4 taps. The block's outputs are written after all its
 // scratch is gathered, so the output may overlap the input in raster order.
 //
-// Where the requantization allows it (doubled_constants), the gathered inputs are doubled and
-// each output takes SMMLAR, ASR and SSAT (output_int8_doubled); where the taps also come a
-// word at a time in a multiple of 8, the loop runs 8 taps per iteration in assembly
-// (emit_mac_loop: 44 instructions per 48 MACs). 1x1 layers of that kind share their block kernels whatever their
-// shapes (emit_pointwise_kernel).
+// Where the requantization allows it (doubled_constants), the accumulators are doubled (the
+// gathered inputs, or QDADD after the loop) and each output takes SMMLAR, ASR and SSAT
+// (output_int8_doubled). Where the taps also come a word at a time in a multiple of 8, blocks
+// are of 7 pixels and the loop is in assembly, 16 taps per iteration where they are a multiple
+// of 16, else 8 (emit_mac_loop: 98 instructions per 112 MACs, 50 per 56); where SSAT alone
+// clamps the outputs, the whole loop over filters is (emit_filter_loop). 1x1 layers of that
+// kind share their block kernels whatever their shapes (emit_pointwise_kernel).
 //
 // A depthwise_conv2d with one input channel (e.g. micro_speech's first layer) is a conv2d with
 // its multiplier as filters; it runs without scratch, its window rows read straight from the
@@ -41,6 +43,12 @@ namespace {
 // of 4 taps: 3 instructions unpack the weights, 6 LDRDs load inputs and 12 SMLADs do 24 MACs.
 constexpr int64_t kPixels = 6;
 constexpr int64_t kFilters = 1;
+// Pixels per block where the loop is in assembly (emit_mac_loop): one more register is free
+// there.
+constexpr int64_t kAsmPixels = 7;
+// Ends the scratch of the assembly loop (emit_mac_loop): 257 in both halves, which no input
+// pair can hold (|x - zx| <= 255, and doubled inputs are even). A Thumb-2 immediate.
+constexpr uint32_t kEndMarker = 0x01010101u;
 
 struct ConvShape {
   Window g;
@@ -57,8 +65,12 @@ struct ConvShape {
   bool sx_order = false;
 };
 
-int64_t block_pixels(const ConvShape& s) {
-  return std::min(kPixels, s.g.out_pixels());
+// Whether the taps come a word at a time in groups of 8: emit_mac_loop's shape condition (it
+// also needs doubled requantization).
+bool asm_loop_shape(const ConvShape& s) { return s.interleaved && s.padded % 8 == 0; }
+
+int64_t block_pixels(const ConvShape& s, bool asm_loop) {
+  return std::min(asm_loop ? kAsmPixels : kPixels, s.g.out_pixels());
 }
 
 bool dsp_conv_applies(const Target& t, const Model& m, const Op& op) {
@@ -127,8 +139,40 @@ void emit_im2col(EmitContext& ctx, const ConvShape& s, int32_t zx, const std::st
   const std::string slot = sx ? "sx_slot(k++)" : "k++";
   if (sx) {
     const uint32_t offset = static_cast<uint16_t>(-zx) * 0x10001u;
-    src.linef("const int32_t offset = static_cast<int32_t>(0x{:08x}u);  // -{} in both halves",
-              offset, zx);
+    src.linef("const int32_t offset = static_cast<int32_t>(0x{:08x}u);  // {}: minus the zero "
+              "point, in both halves", offset, -zx);
+  }
+  if (words) {
+    // A window inside the image (every window where there is no padding): its rows are
+    // k_w * in_c consecutive values, a word at a time without per-tap checks.
+    if (padded) {
+      src.open(fmt::format("if (iy0 >= 0 && iy0 + {} <= {} && ix0 >= 0 && ix0 + {} <= {})",
+                           g.k_h, g.in_h, g.k_w, g.in_w));
+    }
+    src.linef("const int8_t* r = x + {};",
+              plus(times("iy0", int64_t{g.in_w} * g.in_c), times("ix0", g.in_c)));
+    src.open(fmt::format("for (int ky = 0; ky < {}; ++ky, r += {})", g.k_h,
+                         int64_t{g.in_w} * g.in_c));
+    // Up to 4 words per iteration (GCC does not unroll at -O2): 2 instructions less per word.
+    const int row_words = g.k_w * g.in_c / 4;
+    const int unroll = row_words % 4 == 0 ? 4 : row_words % 2 == 0 ? 2 : 1;
+    src.open(fmt::format("for (int i = 0; i < {}; i += {}, d += {})", g.k_w * g.in_c, 4 * unroll,
+                         times("step", unroll)));
+    for (int j = 0; j < unroll; ++j) {
+      src.open("");
+      src.linef("const int32_t v = read_s8x4(r + {});", plus("i", std::to_string(4 * j)));
+      const std::string at = j == 0 ? "0" : times("step", j);
+      unpack_word(fmt::format("d[{}]", at), fmt::format("d[{}]", j == 0 ? "1" : plus(at, "1")));
+      src.close();
+    }
+    src.close();
+    src.close();
+    if (!padded) {
+      src.close();
+      return;
+    }
+    src.line("return;");
+    src.close();
   }
   if (!words) src.line("int k = 0;");
   src.open(fmt::format("for (int ky = 0; ky < {}; ++ky)", g.k_h));
@@ -207,66 +251,193 @@ bool pointwise_applies(const ConvShape& s) {
 }
 
 // The loop of the DSP kernels with doubled requantization: acc0..acc{np-1} += the filter's
-// weights at `w` (8 per iteration) times the np pixels' inputs at `s` (group g of 4 taps of
-// pixel p at s[2 np g + 2 p], (x0, x2) then (x1, x3)), until s reaches `end`; w and s advance.
-// Written in assembly: with 6 pixels it keeps 13 values in registers (6 accumulators, 3
-// pointers, 2 weights, 2 inputs), and GCC 12 spilled 3 of them, 4 more instructions per
-// iteration. Per iteration: 2 LDR and 4 SXTB16 unpack 8 weights, 2 np LDRD load the inputs
-// and 4 np SMLAD do 8 np MACs (6 pixels: 44 instructions per 48 MACs).
-void emit_mac_loop(CodeWriter& src, int64_t np) {
+// weights at `w` (4 `groups` per iteration: 8 or 16) times the np pixels' inputs at `s` (group
+// g of 4 taps of pixel p at s[2 np g + 2 p], (x0, x2) then (x1, x3)) until s reaches the
+// scratch's end marker (kEndMarker, written after the last group); w and s advance.
+//
+// Written in assembly: with 7 pixels it keeps 13 values in registers (7 accumulators, 2
+// pointers, 2 weights, 2 inputs), which GCC 12 spilled from the same loop in C. An end pointer
+// would be a 14th: with -fno-omit-frame-pointer only 13 are free. So the loop stops on data
+// instead: each iteration ends by loading pixel 0's first pair of the next one, and the marker
+// in its place ends the loop. Per group of 4 taps: LDR and 2 SXTB16 unpack the weights, np
+// LDRD load the inputs, 2 np SMLAD do 4 np MACs; per iteration CMP and BNE (7 pixels, 16 taps:
+// 98 instructions per 112 MACs; 8 taps: 50 per 56). The instructions, operands named as in
+// emit_mac_loop; the first loads pixel 0's pair.
+std::vector<std::string> mac_loop_asm(int64_t np, int groups) {
+  std::vector<std::string> a;
+  const int64_t advance = 8 * np * groups;  // bytes of scratch per iteration
+  a.push_back(fmt::format("ldrd %[xa], %[xb], [%[s]], #{}", advance));
+  a.push_back("1:");
+  for (int half = 0; half < groups; ++half) {
+    a.push_back("ldr %[wa], [%[w]], #4");
+    a.push_back("sxtb16 %[wb], %[wa], ror #8");
+    a.push_back("sxtb16 %[wa], %[wa]");
+    for (int64_t p = 0; p < np; ++p) {
+      const int64_t at = 8 * (half * np + p);  // bytes from the iteration's s
+      if (at > 0) a.push_back(fmt::format("ldrd %[xa], %[xb], [%[s], #{}]", at - advance));
+      a.push_back(fmt::format("smlad %[a{0}], %[wa], %[xa], %[a{0}]", p));
+      a.push_back(fmt::format("smlad %[a{0}], %[wb], %[xb], %[a{0}]", p));
+    }
+  }
+  a.push_back(fmt::format("ldrd %[xa], %[xb], [%[s]], #{}", advance));
+  a.push_back(fmt::format("cmp %[xa], #0x{:08x}", kEndMarker));
+  a.push_back("bne 1b");
+  return a;
+}
+
+// Writes the instructions `a` as the text of an __asm__ statement, one per line.
+void write_asm_lines(CodeWriter& src, const std::vector<std::string>& a) {
+  for (size_t i = 0; i < a.size(); ++i) {
+    const bool label = a[i].back() == ':';
+    src.linef("    \"{}\\n{}\"", a[i], label || i + 1 == a.size() ? "" : "\\t");
+  }
+}
+
+// The register operands of the loop: accumulators acc0.. (in and out), s, w, and 4 temporaries.
+// `inout`: the constraint of the accumulators and s ("+r", or "=&r" where they start inside).
+std::string mac_loop_operands(int64_t np, const char* inout) {
+  std::string outs;
+  for (int64_t p = 0; p < np; ++p) outs += fmt::format("[a{0}] \"{1}\"(acc{0}), ", p, inout);
+  return outs + fmt::format("[s] \"{}\"(s), [w] \"+r\"(w), [wa] \"=&r\"(wa), [wb] \"=&r\"(wb), "
+                            "[xa] \"=&r\"(xa), [xb] \"=&r\"(xb)", inout);
+}
+
+// The C version of the loop, for -O0, where GCC cannot give the assembly its 13 registers.
+void emit_mac_loop_c(CodeWriter& src, int64_t np, int groups) {
+  src.open(fmt::format("for (; s[0] != 0x{:08x}; s += {}, w += {})", kEndMarker, 2 * np * groups,
+                       4 * groups));
+  for (int half = 0; half < groups; ++half) {
+    src.open("");
+    src.linef("const int32_t v = read_s8x4(w{}), wa = __sxtb16(v), wb = sxtb16_ror8(v);",
+              half ? fmt::format(" + {}", 4 * half) : std::string());
+    for (int64_t p = 0; p < np; ++p) {
+      const int64_t at = 2 * (half * np + p);
+      src.linef("acc{0} = __smlad(wb, s[{1}], __smlad(wa, s[{2}], acc{0}));", p, at + 1, at);
+    }
+    src.close();
+  }
+  src.close();
+}
+
+void emit_mac_loop(CodeWriter& src, int64_t np, int groups) {
   src.line("#if defined(__OPTIMIZE__)");
   src.line("int32_t wa, wb, xa, xb;");
   src.linef("// Per iteration: 4 weights unpacked to wa = (w0, w2), wb = (w1, w3), pixel p's (x0, x2), "
-            "(x1, x3) at s[2 p]; then the next 4 at s[{}]. s advances by {} words in the first "
-            "LDRD.", 2 * np, 4 * np);
+            "(x1, x3) at s[2 p]; then the next 4 at s[{}], and so on {} times. s advances by {} "
+            "words in the LDRD that loads pixel 0's first pair.", 2 * np, groups, 2 * np * groups);
   src.line("__asm__(");
-  src.line("    \"1:\\n\\t\"");
-  const int64_t advance = 16 * np;  // bytes of scratch per iteration
-  for (int half = 0; half < 2; ++half) {
-    src.line("    \"ldr %[wa], [%[w]], #4\\n\\t\"");
-    src.line("    \"sxtb16 %[wb], %[wa], ror #8\\n\\t\"");
-    src.line("    \"sxtb16 %[wa], %[wa]\\n\\t\"");
-    for (int64_t p = 0; p < np; ++p) {
-      const int64_t at = 8 * (half * np + p);  // bytes from the iteration's s
-      if (at == 0) {
-        src.linef("    \"ldrd %[xa], %[xb], [%[s]], #{}\\n\\t\"", advance);
-      } else {
-        src.linef("    \"ldrd %[xa], %[xb], [%[s], #{}]\\n\\t\"", at - advance);
-      }
-      src.linef("    \"smlad %[a{0}], %[wa], %[xa], %[a{0}]\\n\\t\"", p);
-      src.linef("    \"smlad %[a{0}], %[wb], %[xb], %[a{0}]\\n\\t\"", p);
-    }
-  }
-  src.line("    \"cmp %[s], %[end]\\n\\t\"");
-  src.line("    \"bne 1b\"");
-  std::string outs;
-  for (int64_t p = 0; p < np; ++p) outs += fmt::format("[a{0}] \"+r\"(acc{0}), ", p);
-  src.linef("    : {}[s] \"+r\"(s), [w] \"+r\"(w),", outs);
-  src.line("      [wa] \"=&r\"(wa), [wb] \"=&r\"(wb), [xa] \"=&r\"(xa), [xb] \"=&r\"(xb)");
-  src.line("    : [end] \"r\"(end)");
+  write_asm_lines(src, mac_loop_asm(np, groups));
+  src.linef("    : {}", mac_loop_operands(np, "+r"));
+  src.line("    :");
   src.line("    : \"cc\", \"memory\");");
   // GCC 12 finds the 13 registers at -O1 to -O3, -Os and -Og, with or without
   // -fno-omit-frame-pointer, but not at -O0 (checked for cortex-m4, m7 and m33).
   src.line("#else");
-  src.line("// The same loop in C for -O0, where GCC cannot give the assembly its 13 registers.");
-  src.open(fmt::format("for (; s != end; s += {}, w += 4)", 2 * np));
-  src.line("const int32_t v = read_s8x4(w), wa = __sxtb16(v), wb = sxtb16_ror8(v);");
-  for (int64_t p = 0; p < np; ++p) {
-    src.linef("acc{0} = __smlad(wb, s[{1}], __smlad(wa, s[{2}], acc{0}));", p, 2 * p + 1, 2 * p);
-  }
-  src.close();
+  emit_mac_loop_c(src, np, groups);
   src.line("#endif");
+}
+
+// Whether emit_filter_loop applies to outputs in `range`: SSAT alone clamps them.
+bool filter_loop_applies(const ActivationRange& range) {
+  return range.min == -128 && range.max == 127;
+}
+
+// Every filter over a block of np pixels in one assembly statement: per filter, the doubled
+// bias from its channels row into the accumulators, emit_mac_loop's loop, then
+// output_int8_doubled in SMMLAR, (with negative ties: ADD,) ASR and SSAT and a STRB per pixel.
+// With `late` the inputs were not doubled: the accumulators start at 0 and QDADD makes
+// 2 bias + 2 acc after the loop (one instruction per output instead of 2 per gathered word).
+// In C, GCC spilled and reloaded around the loop: 62 instructions per filter outside it with 7
+// pixels, 51 here. Only the loop's 13 values stay in registers; the rest is in memory operands
+// (the C variables q, q_end, o, xs and, unless `out_c` is given, out_c): the channels row, the
+// end of the rows, the filter's first output, the scratch and the output stride. Weights `w`
+// advance row after row.
+void emit_filter_loop(CodeWriter& src, int64_t np, int groups, bool late, bool negative_ties,
+                      int64_t out_c) {
+  std::vector<std::string> a = {"2:"};
+  if (late) {
+    for (int64_t p = 0; p < np; ++p) a.push_back(fmt::format("mov %[a{}], #0", p));
+  } else {
+    for (const char* i : {"ldr %[s], %[q]", "ldr %[a0], [%[s]], #16", "str %[s], %[q]"}) a.push_back(i);
+    for (int64_t p = 1; p < np; ++p) a.push_back(fmt::format("mov %[a{}], %[a0]", p));
+  }
+  a.push_back("ldr %[s], %[xs]");
+  for (const std::string& i : mac_loop_asm(np, groups)) a.push_back(i);
+  // m, c and e of output_int8_doubled to wa, wb and xa; s: the next channels row.
+  a.push_back("ldr %[s], %[q]");
+  if (late) {
+    a.push_back("ldrd %[xb], %[wa], [%[s]], #16");  // 2 bias, m
+    a.push_back("ldrd %[wb], %[xa], [%[s], #-8]");
+    a.push_back("str %[s], %[q]");
+    for (int64_t p = 0; p < np; ++p) a.push_back(fmt::format("qdadd %[a{0}], %[xb], %[a{0}]", p));
+  } else {
+    a.push_back("ldrd %[wa], %[wb], [%[s], #-12]");
+    a.push_back("ldr %[xa], [%[s], #-4]");
+  }
+  for (int64_t p = 0; p < np; ++p) {
+    if (negative_ties) {
+      a.push_back(fmt::format("smmlar %[xb], %[a{0}], %[wa], %[wb]", p));
+      a.push_back(fmt::format("add %[a{0}], %[xb], %[a{0}], asr #31", p));
+    } else {
+      a.push_back(fmt::format("smmlar %[a{0}], %[a{0}], %[wa], %[wb]", p));
+    }
+    a.push_back(fmt::format("asr %[a{0}], %[a{0}], %[xa]", p));
+    a.push_back(fmt::format("ssat %[a{0}], #8, %[a{0}]", p));
+  }
+  a.push_back("ldr %[wa], %[o]");
+  const bool immediate = out_c > 0 && (np - 1) * out_c <= 4095;
+  if (immediate) {
+    for (int64_t p = 0; p < np; ++p) {
+      a.push_back(p == 0 ? "strb %[a0], [%[wa]]"
+                         : fmt::format("strb %[a{}], [%[wa], #{}]", p, p * out_c));
+    }
+  } else {
+    // Pixel p's output at o + p out_c: from o (p = 0, 1, 2, 4), o + 2 out_c (3, 6) and
+    // o + 4 out_c (5), register offsets shifted by 0 to 2.
+    a.push_back("ldr %[wb], %[oc]");
+    const char* from_o[] = {"[%[wa]]", "[%[wa], %[wb]]", "[%[wa], %[wb], lsl #1]", "",
+                            "[%[wa], %[wb], lsl #2]"};
+    for (int64_t p : {0, 1, 2, 4}) {
+      if (p < np) a.push_back(fmt::format("strb %[a{}], {}", p, from_o[p]));
+    }
+    if (np > 3) {
+      a.push_back("add %[xa], %[wa], %[wb], lsl #1");
+      a.push_back("strb %[a3], [%[xa], %[wb]]");
+      if (np > 6) a.push_back("strb %[a6], [%[xa], %[wb], lsl #2]");
+    }
+    if (np > 5) {
+      a.push_back("add %[xa], %[xa], %[wb], lsl #1");
+      a.push_back("strb %[a5], [%[xa], %[wb]]");
+    }
+  }
+  a.push_back("add %[wa], %[wa], #1");
+  a.push_back("str %[wa], %[o]");
+  a.push_back("ldr %[xb], %[q_end]");
+  a.push_back("cmp %[s], %[xb]");
+  a.push_back("bne 2b");
+  src.line("int32_t wa, wb, xa, xb;");
+  std::string accs = "int32_t acc0";
+  for (int64_t p = 1; p < np; ++p) accs += fmt::format(", acc{}", p);
+  src.line(accs + ";");
+  src.line("const int32_t* s;");
+  src.line("__asm__ volatile(");
+  write_asm_lines(src, a);
+  src.linef("    : {},", mac_loop_operands(np, "=&r"));
+  src.linef("      [q] \"+m\"(q), [o] \"+m\"(o)");
+  src.linef("    : [q_end] \"m\"(q_end), [xs] \"m\"(xs){}", immediate ? "" : ", [oc] \"m\"(out_c)");
+  src.line("    : \"cc\", \"memory\");");
 }
 
 // One block of np consecutive pixels of a 1x1 conv2d (stride 1, no padding) as one kernel for
 // every shape: channels and the input zero point are arguments, so the layers of a network
-// share it (person_detect's nine pointwise layers: a 6-pixel and a 3-pixel kernel instead of one
-// per shape), with emit_mac_loop; each layer's function loops over its blocks of 6 pixels, then
-// calls the kernel for the rest (1 to 5 pixels) if any.
-void emit_pointwise_kernel(CodeWriter& src, const std::string& name, int64_t np,
+// share it (person_detect's 14: 7- and 6-pixel kernels for 16 and for 8 taps per loop
+// iteration, and a 2- and a 1-pixel one for tails), with emit_filter_loop (emit_mac_loop
+// where the outputs need more than SSAT). Each layer's function loops over its blocks of 7 and
+// 6 pixels, then calls the kernel for the rest if any.
+void emit_pointwise_kernel(CodeWriter& src, const std::string& name, int64_t np, int groups,
                            const ActivationRange& range, bool negative_ties) {
   src.linef("// 1x1 conv2d, stride 1, no padding: {} consecutive pixels of `in_c` channels (a "
-            "multiple of 8) to `out_c`.", np);
+            "multiple of {}) to `out_c`.", np, 4 * groups);
   src.line("// The pixels' inputs minus the zero point (offset: its negation in both halves), "
            "doubled, go to the int16 scratch");
   src.linef("// `xs`: group g of 4 channels of pixel p at xs[{} g + 2 p], as (x0, x2), (x1, x3). "
@@ -276,7 +447,7 @@ void emit_pointwise_kernel(CodeWriter& src, const std::string& name, int64_t np,
   src.open(fmt::format("static TINYC_NOINLINE void {}(const int8_t* x, int8_t* y, int32_t* xs, "
                        "int in_c, int out_c, int32_t offset, const int8_t* weights, "
                        "const int32_t (*channels)[4])", name));
-  src.linef("const int32_t* const end = xs + in_c / 4 * {};", 2 * np);
+  src.linef("int32_t* const end = xs + in_c / 4 * {};", 2 * np);
   src.open(fmt::format("for (int p = 0; p < {}; ++p)", np));
   src.line("const int8_t* r = x + p * in_c;");
   src.open(fmt::format("for (int32_t* d = xs + 2 * p; d < end; d += {}, r += 4)", 2 * np));
@@ -285,12 +456,20 @@ void emit_pointwise_kernel(CodeWriter& src, const std::string& name, int64_t np,
   src.line("d[1] = __sadd16(b, b);");
   src.close();
   src.close();
+  src.linef("*end = 0x{:08x};  // ends emit_mac_loop's scratch", kEndMarker);
   src.line("const int8_t* w = weights;");
   src.line("int8_t* o = y;");
+  if (filter_loop_applies(range)) {
+    src.line("#if defined(__OPTIMIZE__)");
+    src.line("const int32_t* q = channels[0];");
+    src.line("const int32_t* const q_end = channels[out_c];");
+    emit_filter_loop(src, np, groups, false, negative_ties, 0);
+    src.line("#else");
+  }
   src.open("for (const int32_t* q = channels[0]; q != channels[out_c]; q += 4, ++o)");
   for (int64_t p = 0; p < np; ++p) src.linef("int32_t acc{} = q[0];", p);
   src.line("const int32_t* s = xs;");
-  emit_mac_loop(src, np);
+  emit_mac_loop(src, np, groups);
   // In locals: a store through `o` (int8_t) could alias them for the compiler.
   src.line("const int32_t m = q[1], c = q[2], e = q[3];");
   src.line("int8_t* out = o;");
@@ -300,6 +479,7 @@ void emit_pointwise_kernel(CodeWriter& src, const std::string& name, int64_t np,
               negative_ties ? "true" : "false", range.min, range.max);
   }
   src.close();
+  if (filter_loop_applies(range)) src.line("#endif");
   src.close();
 }
 
@@ -308,7 +488,10 @@ void emit_pointwise_kernel(CodeWriter& src, const std::string& name, int64_t np,
 int64_t dsp_conv_scratch_bytes(const Target& t, const Model& m, const Op& op) {
   if (!dsp_conv_applies(t, m, op) || dsp_rows_applies(t, m, op)) return 0;
   const ConvShape s = conv_shape(m, op);
-  return block_pixels(s) * s.padded * 2;
+  // The assembly loop's block is one pixel larger and ends with a marker pair. Whether it runs
+  // depends on the requantization constants too; the scratch is sized for it either way.
+  const bool asm_loop = asm_loop_shape(s);
+  return block_pixels(s, asm_loop) * s.padded * 2 + (asm_loop ? 8 : 0);
 }
 
 bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
@@ -348,21 +531,24 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
   const bool pointwise = pointwise_applies(s);
   // The assembly loop (emit_mac_loop) where taps are gathered a word at a time, 8 per loop
   // iteration, and the requantization allows doubled inputs (output_int8_doubled).
-  const bool mac_loop = s.interleaved && kp % 8 == 0;
+  const bool mac_loop = asm_loop_shape(s);
   FilterConstants consts =
       doubled_constants(ctx, op.name, q, bias, yq.zero_point, range, w, xq.zero_point);
   const bool negative_ties = range.min < yq.zero_point;
   if (consts.doubled && pointwise) {
     // The shared block kernels (6 pixels, and fewer for a tail), written when first used.
+    // 16 taps per loop iteration where the channels allow it, else 8.
+    const int groups = g.in_c % 16 == 0 ? 4 : 2;
     auto block_kernel = [&](int64_t np) {
       CodeWriter kernel;
-      emit_pointwise_kernel(kernel, "@kernel@", np, range, negative_ties);
+      emit_pointwise_kernel(kernel, "@kernel@", np, groups, range, negative_ties);
       auto [it, added] = ctx.shared_kernels.emplace(kernel.str(), std::string());
       if (added) {
-        it->second = unique_identifier(fmt::format("pointwise_conv2d_{}px{}{}", np,
+        it->second = unique_identifier(fmt::format("pointwise_conv2d_{}px{}{}{}", np,
             negative_ties ? "" : "_relu",
             range.min > -128 || range.max < 127 ? fmt::format("_{}_{}", range.min, range.max)
-                                                : std::string()), &ctx.ids);
+                                                : std::string(),
+            groups == 2 ? "_8taps" : ""), &ctx.ids);
         std::string text = kernel.str();
         for (size_t at = text.find("@kernel@"); at != std::string::npos; at = text.find("@kernel@", at)) {
           text.replace(at, 8, it->second);
@@ -372,8 +558,16 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
       }
       return it->second;
     };
-    const int64_t pixels = g.out_pixels(), full = pixels / 6 * 6;
-    const std::string block6 = full > 0 ? block_kernel(6) : std::string();
+    // As few blocks as 7-pixel ones would take, each of 7 or 6 pixels where that adds up
+    // (from 30 pixels on, always): a block's weights are unpacked once, but a small tail block
+    // costs nearly as much per filter as a full one. Otherwise 7-pixel blocks and a tail.
+    const int64_t pixels = g.out_pixels(), blocks = (pixels + kAsmPixels - 1) / kAsmPixels;
+    const int64_t mixed = pixels - (kAsmPixels - 1) * blocks;  // 7-pixel blocks in a mix
+    const bool mix = mixed >= 0 && mixed <= blocks;
+    const int64_t sevens = mix ? mixed : pixels / kAsmPixels, sixes = mix ? blocks - mixed : 0;
+    const int64_t full = sevens * kAsmPixels + sixes * (kAsmPixels - 1);
+    const std::string block7 = sevens > 0 ? block_kernel(kAsmPixels) : std::string();
+    const std::string block6 = sixes > 0 ? block_kernel(kAsmPixels - 1) : std::string();
     const std::string tail = pixels > full ? block_kernel(pixels - full) : std::string();
     CodeWriter& src = ctx.src;
     src.linef("// {}: int8 conv2d 1x1, stride 1x1, {} -> {}, activation {}. {} MACs.", op.name,
@@ -386,10 +580,17 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
     const uint32_t offset = static_cast<uint16_t>(-xq.zero_point) * 0x10001u;
     const std::string args = fmt::format("xs, {}, {}, static_cast<int32_t>(0x{:08x}u), {}[0], {}",
                                          g.in_c, f_n, offset, w_id, consts.channels);
-    if (full > 0) {
-      src.linef("for (int p = 0; p < {}; p += 6) {}(x + p * {}, y + p * {}, {});", full, block6,
-                g.in_c, f_n, args);
-    }
+    auto run = [&](int64_t from, int64_t n, int64_t np, const std::string& kernel) {
+      if (n == 0) return;
+      if (n == 1) {
+        src.linef("{}(x + {}, y + {}, {});", kernel, from * g.in_c, from * f_n, args);
+        return;
+      }
+      src.linef("for (int p = {}; p < {}; p += {}) {}(x + p * {}, y + p * {}, {});", from,
+                from + n * np, np, kernel, g.in_c, f_n, args);
+    };
+    run(0, sevens, kAsmPixels, block7);
+    run(sevens * kAsmPixels, sixes, kAsmPixels - 1, block6);
     if (pixels > full) {
       src.linef("{}(x + {}, y + {}, {});", tail, full * g.in_c, full * f_n, args);
     }
@@ -402,6 +603,12 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
   const std::string& b_id = consts.bias;
   const RequantArrays& rq = consts.requant;
   std::string c_id = consts.channels;
+  const bool asm_loop = doubled && mac_loop;
+  const int groups = kp % 16 == 0 ? 4 : 2;  // 4-tap groups per iteration of the assembly loop
+  // Inputs doubled after the loop (emit_filter_loop's `late`) where that costs less: one
+  // instruction per output against 2 per gathered word of 4 taps, kp / 2 per pixel for f_n
+  // outputs; with 7 pixels the late form costs 6 more per filter besides.
+  const bool late = asm_loop && 7 * kp > 12 * f_n;
   // With folded requantization the arrays are arguments: layers of the same shapes, zero points
   // and range (person_detect's five 1x1 conv2d on (6, 6, 128)) share one kernel. Its text is
   // written with the placeholder kKernel for its name, then looked up among those written.
@@ -415,12 +622,12 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
   }
   const std::string kernel_fn = folded ? kKernel : fn;
   const std::string im2col = folded ? kernel_fn + "_im2col" : unique_identifier(fn + "_im2col", &ctx.ids);
-  emit_im2col(ctx, s, xq.zero_point, im2col, doubled);
+  emit_im2col(ctx, s, xq.zero_point, im2col, doubled && !late);
   ctx.src.line();
 
   CodeWriter& src = ctx.src;
   const int64_t pixels = g.out_pixels();
-  const int64_t block = block_pixels(s), full = pixels / block * block;
+  const int64_t block = block_pixels(s, asm_loop), full = pixels / block * block;
   CodeWriter notes;  // the layer's comments, written before its own function
   if (folded) std::swap(ctx.src, notes);
   src.linef("// {}: int8 {} {}, {} -> {}, activation {}. {} MACs.", op.name,
@@ -448,16 +655,16 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
       return std::to_string(s.interleaved ? 2 * p + half : p * kp / 2 + half);
     };
     src.linef("const int8_t* w = {}[{}];", w_id, f);
-    if (doubled && mac_loop) {
+    if (asm_loop) {
       src.linef("const int32_t* const q0 = {}[{}];", c_id, f);
-      for (int64_t p = 0; p < np; ++p) src.linef("int32_t acc{} = q0[0];", p);
+      for (int64_t p = 0; p < np; ++p) src.linef("int32_t acc{} = {};", p, late ? "0" : "q0[0]");
       src.line("const int32_t* s = xs;");
-      src.linef("const int32_t* const end = xs + {};", kp / 4 * step);
-      emit_mac_loop(src, np);
+      emit_mac_loop(src, np, groups);
       src.line("const int32_t m = q0[1], c = q0[2], e = q0[3];");
       for (int64_t p = 0; p < np; ++p) {
-        src.linef("y[{}] = output_int8_doubled(acc{}, m, c, e, {}, {}, {});",
-                  p == 0 ? f : plus(std::to_string(p * f_n), f), p,
+        src.linef("y[{}] = output_int8_doubled({}, m, c, e, {}, {}, {});",
+                  p == 0 ? f : plus(std::to_string(p * f_n), f),
+                  late ? fmt::format("q0[0] + 2 * acc{}", p) : fmt::format("acc{}", p),
                   negative_ties ? "true" : "false", range.min, range.max);
       }
       return;
@@ -513,9 +720,22 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
     if (s.interleaved) {
       src.linef("for (int p = 0; p < {}; ++p) {}(x, xs + 2 * p, {}, {});", np, im2col, 2 * np,
                 plus(first, "p"));
+      if (asm_loop) src.linef("xs[{}] = 0x{:08x};  // ends emit_mac_loop's scratch", kp / 4 * 2 * np, kEndMarker);
     } else {
       src.linef("for (int p = 0; p < {}; ++p) {}(x, xs + p * {}, {});", np, im2col, kp / 2,
                 plus(first, "p"));
+    }
+    const bool whole = asm_loop && filter_loop_applies(range);
+    if (whole) {
+      src.line("#if defined(__OPTIMIZE__)");
+      src.open("");
+      src.linef("const int8_t* w = {}[0];", w_id);
+      src.linef("const int32_t* q = {}[0];", c_id);
+      src.linef("const int32_t* const q_end = {}[{}];", c_id, f_n);
+      src.line("int8_t* o = y;");
+      emit_filter_loop(src, np, groups, late, negative_ties, f_n);
+      src.close();
+      src.line("#else");
     }
     const int64_t pairs = f_n / kFilters * kFilters;
     if (pairs > 0) {
@@ -528,6 +748,7 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
       filter_block(f_n - pairs, np, std::to_string(pairs));
       src.close();
     }
+    if (whole) src.line("#endif");
   };
   if (full > 0) {
     src.open(fmt::format("for (int p0 = 0; p0 < {}; p0 += {}, y += {})", full, block, block * f_n));
