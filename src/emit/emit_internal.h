@@ -88,6 +88,9 @@ bool emit_int8_depthwise_dsp(EmitContext& ctx, const Op& op, const std::string& 
 // (kernels_int8_dsp_rows.cpp): where dsp_rows_applies, emit_int8_conv_dsp writes this kernel.
 bool dsp_rows_applies(const Target& target, const Model& m, const Op& op);
 void emit_int8_conv_dsp_rows(EmitContext& ctx, const Op& op, const std::string& fn);
+// Writes `int32_t name(const int8_t* row, int ix)`: bytes ix..ix + 3 of an input row of in_w
+// bytes as a word, the zero point where they lie outside the row.
+void emit_edge_word(CodeWriter& src, const std::string& name, int in_w, int32_t zero_point);
 // Writes `alignas(16) static const TYPE id[rows][cols]` (rows 0: flat) after a comment line
 // and returns the identifier (made unique from `name`); counts the bytes as weights.
 std::string int_array(EmitContext& ctx, const std::string& name, const char* type, int type_bytes,
@@ -129,6 +132,11 @@ FilterConstants filter_constants(EmitContext& ctx, const std::string& name,
 // zero-padded): every multiplier >= 0, every shift in [-22, -1] and twice each filter's
 // accumulator bound within int32, not counting filters whose output cannot vary (their
 // constant goes into their row); otherwise doubled false and nothing is written.
+// The rows alone, 4 per filter; false where doubled_constants would write nothing.
+bool doubled_rows(const std::vector<QuantizedMultiplier>& q, const std::vector<int64_t>& bias,
+                  int32_t out_zero_point, const ActivationRange& range,
+                  const std::vector<int64_t>& weights, int32_t in_zero_point,
+                  std::vector<int64_t>* rows);
 FilterConstants doubled_constants(EmitContext& ctx, const std::string& name,
                                   const std::vector<QuantizedMultiplier>& q,
                                   const std::vector<int64_t>& bias, int32_t out_zero_point,

@@ -372,13 +372,10 @@ FilterConstants filter_constants(EmitContext& ctx, const std::string& name,
   return c;
 }
 
-FilterConstants doubled_constants(EmitContext& ctx, const std::string& name,
-                                  const std::vector<QuantizedMultiplier>& q,
-                                  const std::vector<int64_t>& bias, int32_t out_zero_point,
-                                  const ActivationRange& range, const std::vector<int64_t>& weights,
-                                  int32_t in_zero_point) {
-  FilterConstants c;
-  c.folded = false;
+bool doubled_rows(const std::vector<QuantizedMultiplier>& q, const std::vector<int64_t>& bias,
+                  int32_t out_zero_point, const ActivationRange& range,
+                  const std::vector<int64_t>& weights, int32_t in_zero_point,
+                  std::vector<int64_t>* out) {
   const size_t taps = weights.size() / q.size();
   std::vector<int64_t> rows;
   for (size_t f = 0; f < q.size(); ++f) {
@@ -405,14 +402,29 @@ FilterConstants doubled_constants(EmitContext& ctx, const std::string& name,
       }
     }
     const QuantizedMultiplier& r = q[f];
-    if (r.multiplier < 0 || r.shift > -1 || r.shift < -22) return c;
+    if (r.multiplier < 0 || r.shift > -1 || r.shift < -22) return false;
     // Every partial sum of the doubled terms is twice one of the accumulator bound's: it must
     // stay within int32.
-    if (2 * channel_accumulator_bound(bias[f], abs_sum, sum, in_zero_point) > INT32_MAX) return c;
+    if (2 * channel_accumulator_bound(bias[f], abs_sum, sum, in_zero_point) > INT32_MAX) {
+      return false;
+    }
     const int e = -r.shift;
     rows.insert(rows.end(), {2 * bias[f], r.multiplier,
                              (int64_t{1} << (e - 1)) + int64_t{out_zero_point} * (int64_t{1} << e), e});
   }
+  *out = std::move(rows);
+  return true;
+}
+
+FilterConstants doubled_constants(EmitContext& ctx, const std::string& name,
+                                  const std::vector<QuantizedMultiplier>& q,
+                                  const std::vector<int64_t>& bias, int32_t out_zero_point,
+                                  const ActivationRange& range, const std::vector<int64_t>& weights,
+                                  int32_t in_zero_point) {
+  FilterConstants c;
+  c.folded = false;
+  std::vector<int64_t> rows;
+  if (!doubled_rows(q, bias, out_zero_point, range, weights, in_zero_point, &rows)) return c;
   ctx.needs_requantize = true;
   c.doubled = true;
   c.channels = int_array(ctx, name + "_channels", "int32_t", 4, rows,

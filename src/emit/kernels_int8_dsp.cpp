@@ -21,6 +21,8 @@
 // clamps the outputs, the whole loop over filters is (emit_filter_loop). 1x1 layers of that
 // kind share their block kernels whatever their shapes (emit_pointwise_kernel).
 //
+// A conv2d over one input channel with at most 3 window rows of at most 4 (first layers on
+// images) keeps each pixel's taps in registers across its filters (emit_few_taps_conv).
 // A depthwise_conv2d with one input channel (e.g. micro_speech's first layer) is a conv2d with
 // its multiplier as filters; it runs without scratch, its window rows read straight from the
 // input (kernels_int8_dsp_rows.cpp). Other depthwise layers with multiplier 1 and a multiple
@@ -37,10 +39,11 @@
 namespace tinyc {
 namespace {
 
-// Output pixels per block and filters per step. Measured on cortex-m4 (fashion_tiny,
-// micro_speech) against 2x2, 3x2, 2x3, 4x1 and 1x4: one filter over 6 pixels (6 accumulators,
-// 2 unpacked weights, 2 inputs, 3 pointers: the 13 free core registers) is fastest. Per group
-// of 4 taps: 3 instructions unpack the weights, 6 LDRDs load inputs and 12 SMLADs do 24 MACs.
+// Output pixels per block and filters per step of the kernel in C. Measured on cortex-m4
+// (fashion_tiny, micro_speech) against 2x2, 3x2, 2x3, 4x1 and 1x4: one filter over 6 pixels
+// (6 accumulators, 2 unpacked weights, 2 inputs, 3 pointers: the 13 free core registers) is
+// fastest. Per group of 4 taps: 3 instructions unpack the weights, 6 LDRDs load inputs and 12
+// SMLADs do 24 MACs.
 constexpr int64_t kPixels = 6;
 constexpr int64_t kFilters = 1;
 // Pixels per block where the loop is in assembly (emit_mac_loop): one more register is free
@@ -242,7 +245,7 @@ void emit_im2col(EmitContext& ctx, const ConvShape& s, int32_t zx, const std::st
 }
 
 // Whether the pointwise kernels apply to `s`: a 1x1 conv2d with stride 1 and no padding over a
-// multiple of 8 input channels (blocks of 6 pixels, then one of the rest).
+// multiple of 8 input channels (blocks of 7 and 6 pixels, then one of the rest).
 bool pointwise_applies(const ConvShape& s) {
   const Window& g = s.g;
   return !s.depthwise && g.k_h == 1 && g.k_w == 1 && g.stride_h == 1 && g.stride_w == 1 &&
@@ -358,7 +361,9 @@ void emit_filter_loop(CodeWriter& src, int64_t np, int groups, bool late, bool n
   if (late) {
     for (int64_t p = 0; p < np; ++p) a.push_back(fmt::format("mov %[a{}], #0", p));
   } else {
-    for (const char* i : {"ldr %[s], %[q]", "ldr %[a0], [%[s]], #16", "str %[s], %[q]"}) a.push_back(i);
+    for (const char* i : {"ldr %[s], %[q]", "ldr %[a0], [%[s]], #16", "str %[s], %[q]"}) {
+      a.push_back(i);
+    }
     for (int64_t p = 1; p < np; ++p) a.push_back(fmt::format("mov %[a{}], %[a0]", p));
   }
   a.push_back("ldr %[s], %[xs]");
@@ -483,10 +488,202 @@ void emit_pointwise_kernel(CodeWriter& src, const std::string& name, int64_t np,
   src.close();
 }
 
+// A conv2d over one input channel with a window of at most 3 x 4 (first layers on images,
+// e.g. 3x3: 9 taps): each window row is one word read from the input, unpacked by SXTAB16 into
+// the pairs (x0, x2), (x1, x3) minus the zero point and doubled (the 4th tap of a 3-wide row
+// gets weight 0). The block kernels spent most of these layers on gathering taps one by one and
+// on requantizing; here each output pixel's pairs (2 per row) stay in registers while every
+// filter runs over them, its weights int16 pairs in flash (2 bytes per tap: at most 24 per
+// filter), its constants in the same row, so that one pointer walks them all. Per filter: one
+// LDRD and 2 SMLAD per row, then LDRD, SMMLAR, LDR, ASR, SSAT and STRB, and LDR, TST and BEQ
+// for the next row: the array ends with 1, odd where every doubled bias is even. Where SSAT
+// alone does not clamp the outputs, the loop over filters is in C. No scratch.
+bool few_taps_applies(const Target& t, const Model& m, const Op& op, std::vector<int64_t>* rows) {
+  if (!t.dsp || op.type != OpType::kConv2d) return false;
+  const ConvShape s = conv_shape(m, op);
+  // At most 3 rows: 6 pairs, 11 registers for the assembly. GCC -O1 with a frame pointer found
+  // no 13 for 4 rows (8 pairs) in this loop.
+  if (s.g.in_c != 1 || s.g.k_w > 4 || s.g.k_h > 3) return false;
+  const Tensor& xt = m.tensor(op.inputs[0]);
+  const Tensor& wt = m.tensor(op.inputs[1]);
+  const Tensor& bt = m.tensor(op.inputs[2]);
+  const TensorQuant xq = activation_quant(op, xt), yq = activation_quant(op, m.tensor(op.outputs[0]));
+  const std::vector<int64_t> bias(bt.ints.begin(), bt.ints.end());
+  const std::vector<int64_t> weights(wt.ints.begin(), wt.ints.end());
+  return doubled_rows(conv_multipliers(op, wt, bt, s.filters, xq, yq), bias, yq.zero_point,
+                      fused_range_int8(op, yq), weights, xq.zero_point, rows);
+}
+
+// The name of the kernel whose text is `text` with "@kernel@" for its name: written to the
+// source the first time, as `base` (made unique); layers whose kernels are the same share it.
+std::string shared_kernel(EmitContext& ctx, const std::string& text, const std::string& base) {
+  auto [it, added] = ctx.shared_kernels.emplace(text, std::string());
+  if (added) {
+    it->second = unique_identifier(base, &ctx.ids);
+    std::string named = text;
+    for (size_t at = named.find("@kernel@"); at != std::string::npos;
+         at = named.find("@kernel@", at)) {
+      named.replace(at, 8, it->second);
+    }
+    ctx.src.raw(named);
+    ctx.src.line();
+  }
+  return it->second;
+}
+
+// emit_few_taps_conv's loop over filters for `pairs` input pairs, as a function of its own:
+// in the pixel loop, GCC (-O1 with a frame pointer) did not find the 11 registers of its
+// assembly. Layers with the same pairs and output range share it; returns its name.
+std::string emit_few_taps_filters(EmitContext& ctx, int64_t pairs, const ActivationRange& range,
+                                  bool negative_ties) {
+  CodeWriter src;
+  src.linef("// Every filter of the rows at `w` (emit_few_taps_conv) over one pixel's {} doubled "
+            "input pairs `xs`: its output to o[f].", pairs);
+  src.open("static TINYC_NOINLINE void @kernel@(const int32_t* xs, int8_t* o, const int32_t* w)");
+  std::string loads;
+  for (int64_t j = 0; j < pairs; ++j) loads += fmt::format("{}x{} = xs[{}]", j ? ", " : "", j, j);
+  src.linef("const int32_t {};", loads);
+  const bool in_asm = filter_loop_applies(range);
+  if (in_asm) {
+    std::vector<std::string> a = {"ldr %[a], [%[w]], #4", "1:"};
+    for (int64_t j = 0; j < pairs; j += 2) {
+      a.push_back("ldrd %[t0], %[t1], [%[w]], #8");
+      a.push_back(fmt::format("smlad %[a], %[t0], %[x{}], %[a]", j));
+      a.push_back(fmt::format("smlad %[a], %[t1], %[x{}], %[a]", j + 1));
+    }
+    a.push_back("ldrd %[t0], %[t1], [%[w]], #8");  // m, c
+    if (negative_ties) {
+      a.push_back("smmlar %[t1], %[a], %[t0], %[t1]");
+      a.push_back("add %[a], %[t1], %[a], asr #31");
+    } else {
+      a.push_back("smmlar %[a], %[a], %[t0], %[t1]");
+    }
+    for (const char* i : {"ldr %[t0], [%[w]], #4", "asr %[a], %[a], %[t0]", "ssat %[a], #8, %[a]",
+                          "strb %[a], [%[o]], #1", "ldr %[a], [%[w]], #4", "tst %[a], #1",
+                          "beq 1b"}) {
+      a.push_back(i);
+    }
+    src.line("#if defined(__OPTIMIZE__)");
+    src.line("int32_t a, t0, t1;");
+    src.line("__asm__ volatile(");
+    write_asm_lines(src, a);
+    src.line("    : [a] \"=&r\"(a), [t0] \"=&r\"(t0), [t1] \"=&r\"(t1), [w] \"+r\"(w), "
+             "[o] \"+r\"(o)");
+    std::string ins;
+    for (int64_t j = 0; j < pairs; ++j) {
+      ins += fmt::format("{}[x{}] \"r\"(x{})", j ? ", " : "", j, j);
+    }
+    src.linef("    : {}", ins);
+    src.line("    : \"cc\", \"memory\");");
+    src.line("#else");
+  }
+  src.open(fmt::format("for (const int32_t* r = w; (r[0] & 1) == 0; r += {})", pairs + 4));
+  src.line("int32_t acc = r[0];");
+  for (int64_t j = 0; j < pairs; ++j) src.linef("acc = __smlad(r[{}], x{}, acc);", j + 1, j);
+  src.linef("*o++ = output_int8_doubled(acc, r[{}], r[{}], r[{}], {}, {}, {});", pairs + 1,
+            pairs + 2, pairs + 3, negative_ties ? "true" : "false", range.min, range.max);
+  src.close();
+  if (in_asm) src.line("#endif");
+  src.close();
+  return shared_kernel(ctx, src.str(),
+                       fmt::format("few_taps_filters_{}{}{}", pairs, negative_ties ? "" : "_relu",
+                                   in_asm ? std::string()
+                                          : fmt::format("_{}_{}", range.min, range.max)));
+}
+
+void emit_few_taps_conv(EmitContext& ctx, const Op& op, const std::string& fn,
+                        const std::vector<int64_t>& rows) {
+  const Model& m = ctx.model;
+  const ConvShape s = conv_shape(m, op);
+  const Window& g = s.g;
+  const Tensor& xt = m.tensor(op.inputs[0]);
+  const Tensor& wt = m.tensor(op.inputs[1]);
+  const TensorQuant xq = activation_quant(op, xt), yq = activation_quant(op, m.tensor(op.outputs[0]));
+  const ActivationRange range = fused_range_int8(op, yq);
+  const bool negative_ties = range.min < yq.zero_point;
+  const int64_t f_n = s.filters, pairs = 2 * int64_t{g.k_h};
+  std::vector<int64_t> values;
+  for (int64_t f = 0; f < f_n; ++f) {
+    values.push_back(rows[static_cast<size_t>(4 * f)]);
+    // Row ky's pairs: columns (0, 2) and (1, 3), 0 past the window.
+    for (int64_t j = 0; j < pairs; ++j) {
+      auto weight = [&](int64_t kx) -> uint32_t {
+        if (kx >= g.k_w) return 0;
+        return static_cast<uint32_t>(wt.ints[static_cast<size_t>((f * g.k_h + j / 2) * g.k_w + kx)]);
+      };
+      values.push_back(static_cast<int32_t>((weight(j % 2 + 2) << 16) | (weight(j % 2) & 0xffffu)));
+    }
+    for (int i = 1; i < 4; ++i) values.push_back(rows[static_cast<size_t>(4 * f + i)]);
+  }
+  values.push_back(1);
+  const std::string filters = int_array(ctx, op.name + "_filters", "int32_t", 4, values, 0,
+      fmt::format("{}: {} int8, symmetric per {}. Per filter: 2 bias, per window row the weight "
+                  "pairs of columns (0, 2) and (1, 3) as lo + 65536 hi (0 past column {}), then "
+                  "output_int8_doubled's multiplier, 2^(e-1) + zero point 2^e and e; then 1 (no "
+                  "doubled bias is odd) ends the rows", wt.name, shape_str(wt.shape),
+                  wt.quant.scale.size() > 1 ? "output channel" : "tensor", g.k_w - 1));
+  ctx.needs_requantize = true;
+  ctx.needs_dsp = true;
+  CodeWriter& src = ctx.src;
+  // Words that reach past the image's left or right edge come from an edge helper.
+  const bool edges = g.pad_left > 0 || (g.out_w - 1) * g.stride_w - g.pad_left + 4 > g.in_w;
+  const bool rows_out = g.pad_top > 0 || (g.out_h - 1) * g.stride_h - g.pad_top + g.k_h > g.in_h;
+  const std::string edge_fn = unique_identifier(fn + "_edge_word", &ctx.ids);
+  if (edges) emit_edge_word(src, edge_fn, g.in_w, xq.zero_point);
+  const std::string filters_fn = emit_few_taps_filters(ctx, pairs, range, negative_ties);
+  src.linef("// {}: int8 conv2d {}, {} -> {}, activation {}. {} MACs.", op.name,
+            window_str(g, op_same_padding(op)), shape_str(sample(xt.shape)),
+            shape_str(sample(m.tensor(op.outputs[0]).shape)), act_name(op_activation(op, true)),
+            g.out_pixels() * f_n * g.k_h * g.k_w);
+  src.linef("// x: ({}, {}, 1) scale {} zero point {}  y: ({}, {}, {}) scale {} zero point {}",
+            g.in_h, g.in_w, xq.scale, xq.zero_point, g.out_h, g.out_w, f_n, yq.scale,
+            yq.zero_point);
+  src.linef("// DSP kernel for one input channel: per output pixel, its {} doubled input pairs stay "
+            "in registers while every filter runs over them.", pairs);
+  src.open(fmt::format("static TINYC_NOINLINE void {}(const int8_t* x, int8_t* y)", fn));
+  src.linef("const int32_t offset = static_cast<int32_t>(0x{:08x}u);  // {}: minus the zero "
+            "point, in both halves", static_cast<uint16_t>(-xq.zero_point) * 0x10001u,
+            -xq.zero_point);
+  if (rows_out) {
+    src.linef("const int32_t fill = static_cast<int32_t>(0x{:08x}u);  // rows in the padding",
+              static_cast<uint8_t>(xq.zero_point) * 0x01010101u);
+  }
+  src.open(fmt::format("for (int oy = 0; oy < {}; ++oy)", g.out_h));
+  src.linef("const int iy0 = {}{};", times("oy", g.stride_h),
+            g.pad_top > 0 ? fmt::format(" - {}", g.pad_top) : std::string());
+  src.open(fmt::format("for (int ox = 0; ox < {}; ++ox, y += {})", g.out_w, f_n));
+  src.linef("const int ix0 = {}{};", times("ox", g.stride_w),
+            g.pad_left > 0 ? fmt::format(" - {}", g.pad_left) : std::string());
+  if (edges) src.linef("const bool inside = ix0 >= 0 && ix0 + 4 <= {};", g.in_w);
+  src.linef("int32_t xs[{}];", pairs);
+  for (int64_t ky = 0; ky < g.k_h; ++ky) {
+    src.open("");
+    const std::string row = fmt::format("x + {}", times(plus("iy0", std::to_string(ky)), g.in_w));
+    const std::string word = edges ? fmt::format("inside ? read_s8x4({0} + ix0) : {1}({0}, ix0)",
+                                                 row, edge_fn)
+                                   : fmt::format("read_s8x4({} + ix0)", row);
+    if (rows_out) {
+      src.linef("const int iy = {};", plus("iy0", std::to_string(ky)));
+      src.linef("const int32_t v = iy >= 0 && iy < {} ? {} : fill;", g.in_h, word);
+    } else {
+      src.linef("const int32_t v = {};", word);
+    }
+    src.line("const int32_t a = __sxtab16(offset, v), b = sxtab16_ror8(offset, v);");
+    src.linef("xs[{}] = __sadd16(a, a);", 2 * ky);
+    src.linef("xs[{}] = __sadd16(b, b);", 2 * ky + 1);
+    src.close();
+  }
+  src.linef("{}(xs, y, {});", filters_fn, filters);
+  src.close();
+  src.close();
+  src.close();
+}
+
 }  // namespace
 
 int64_t dsp_conv_scratch_bytes(const Target& t, const Model& m, const Op& op) {
   if (!dsp_conv_applies(t, m, op) || dsp_rows_applies(t, m, op)) return 0;
+  if (std::vector<int64_t> rows; few_taps_applies(t, m, op, &rows)) return 0;
   const ConvShape s = conv_shape(m, op);
   // The assembly loop's block is one pixel larger and ends with a marker pair. Whether it runs
   // depends on the requantization constants too; the scratch is sized for it either way.
@@ -499,6 +696,10 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
   if (!dsp_conv_applies(ctx.target, m, op)) return false;
   if (dsp_rows_applies(ctx.target, m, op)) {
     emit_int8_conv_dsp_rows(ctx, op, fn);
+    return true;
+  }
+  if (std::vector<int64_t> rows; few_taps_applies(ctx.target, m, op, &rows)) {
+    emit_few_taps_conv(ctx, op, fn, rows);
     return true;
   }
   const ConvShape s = conv_shape(m, op);
@@ -521,6 +722,7 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
           wt.ints[static_cast<size_t>(s.depthwise ? k * f_n + f : f * k_n + k)];
     }
   }
+  const bool negative_ties = range.min < yq.zero_point;
   std::string w_id = int_array(ctx, op.name + "_weights", "int8_t", 1, w, f_n,
       fmt::format("{}: {} int8, symmetric per {}; one row of {} taps (ky, kx, c) per {}{}",
                   wt.name, shape_str(wt.shape), wt.quant.scale.size() > 1 ? "output channel" : "tensor",
@@ -534,29 +736,18 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
   const bool mac_loop = asm_loop_shape(s);
   FilterConstants consts =
       doubled_constants(ctx, op.name, q, bias, yq.zero_point, range, w, xq.zero_point);
-  const bool negative_ties = range.min < yq.zero_point;
   if (consts.doubled && pointwise) {
-    // The shared block kernels (6 pixels, and fewer for a tail), written when first used.
+    // The shared block kernels (7 and 6 pixels, and fewer for a tail), written when first used.
     // 16 taps per loop iteration where the channels allow it, else 8.
     const int groups = g.in_c % 16 == 0 ? 4 : 2;
     auto block_kernel = [&](int64_t np) {
       CodeWriter kernel;
       emit_pointwise_kernel(kernel, "@kernel@", np, groups, range, negative_ties);
-      auto [it, added] = ctx.shared_kernels.emplace(kernel.str(), std::string());
-      if (added) {
-        it->second = unique_identifier(fmt::format("pointwise_conv2d_{}px{}{}{}", np,
-            negative_ties ? "" : "_relu",
-            range.min > -128 || range.max < 127 ? fmt::format("_{}_{}", range.min, range.max)
-                                                : std::string(),
-            groups == 2 ? "_8taps" : ""), &ctx.ids);
-        std::string text = kernel.str();
-        for (size_t at = text.find("@kernel@"); at != std::string::npos; at = text.find("@kernel@", at)) {
-          text.replace(at, 8, it->second);
-        }
-        ctx.src.raw(text);
-        ctx.src.line();
-      }
-      return it->second;
+      return shared_kernel(ctx, kernel.str(), fmt::format("pointwise_conv2d_{}px{}{}{}", np,
+          negative_ties ? "" : "_relu",
+          range.min > -128 || range.max < 127 ? fmt::format("_{}_{}", range.min, range.max)
+                                              : std::string(),
+          groups == 2 ? "_8taps" : ""));
     };
     // As few blocks as 7-pixel ones would take, each of 7 or 6 pixels where that adds up
     // (from 30 pixels on, always): a block's weights are unpacked once, but a small tail block
@@ -720,7 +911,10 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
     if (s.interleaved) {
       src.linef("for (int p = 0; p < {}; ++p) {}(x, xs + 2 * p, {}, {});", np, im2col, 2 * np,
                 plus(first, "p"));
-      if (asm_loop) src.linef("xs[{}] = 0x{:08x};  // ends emit_mac_loop's scratch", kp / 4 * 2 * np, kEndMarker);
+      if (asm_loop) {
+        src.linef("xs[{}] = 0x{:08x};  // ends emit_mac_loop's scratch", kp / 4 * 2 * np,
+                  kEndMarker);
+      }
     } else {
       src.linef("for (int p = 0; p < {}; ++p) {}(x, xs + p * {}, {});", np, im2col, kp / 2,
                 plus(first, "p"));

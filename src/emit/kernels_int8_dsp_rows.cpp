@@ -1,7 +1,8 @@
 // int8 depthwise_conv2d over one input channel on DSP targets, without scratch: with depth
 // multiplier M (micro_speech's first layer: 8) it is a conv2d with M filters. Bit-exact with the
-// int8 reference executor. (A conv2d over one channel keeps the im2col kernel: this one measured
-// 3.75 against 3.73 instructions per MAC on fashion_tiny's 3x3 first layer, cortex-m4 -O2.)
+// int8 reference executor. (On fashion_tiny's 3x3 first layer, a conv2d over one channel, this
+// kernel measured 3.75 instructions per MAC against 3.73 for the im2col kernel, cortex-m4 -O2;
+// such layers now take emit_few_taps_conv in kernels_int8_dsp.cpp: 2.35.)
 //
 // With one channel, each row of a window is kw consecutive input bytes. Per output pixel
 // (raster order) and per group of up to kGroup filters, each row of the window inside the image
@@ -31,6 +32,37 @@ namespace {
 constexpr int64_t kGroup = 4;
 
 }  // namespace
+
+void emit_edge_word(CodeWriter& src, const std::string& name, int in_w, int32_t zero_point) {
+  const uint32_t fill = static_cast<uint8_t>(zero_point) * 0x01010101u;
+  src.linef("// Bytes ix..ix + 3 of an input row, the input zero point ({}) where outside the "
+            "image.", zero_point);
+  src.open(fmt::format("static int32_t {}(const int8_t* row, int ix)", name));
+  src.linef("const uint32_t fill = 0x{:08x}u;", fill);
+  src.linef("if (ix <= -4 || ix >= {}) return static_cast<int32_t>(fill);", in_w);
+  if (in_w >= 4) {
+    // One word read inside the row, shifted into place: the zero point fills the rest.
+    src.open(fmt::format("if (ix < 0 && ix + 4 <= {})", in_w));
+    src.line("const int n = -8 * ix;  // bits left of the image");
+    src.line("return static_cast<int32_t>((static_cast<uint32_t>(read_s8x4(row)) << n) | (fill >> (32 - n)));");
+    src.close();
+    src.open("if (ix >= 0)");
+    src.linef("const int n = 8 * (ix + 4 - {});  // bits right of the image", in_w);
+    src.linef("return static_cast<int32_t>((static_cast<uint32_t>(read_s8x4(row + {})) >> n) | "
+              "(fill << (32 - n)));", in_w - 4);
+    src.close();
+  }
+  src.line("uint32_t v = 0;");
+  src.open("for (int i = 0; i < 4; ++i)");
+  src.line("const int c = ix + i;");
+  src.linef("const int8_t b = c >= 0 && c < {} ? row[c] : static_cast<int8_t>({});", in_w,
+            zero_point);
+  src.line("v |= static_cast<uint32_t>(static_cast<uint8_t>(b)) << (8 * i);");
+  src.close();
+  src.line("return static_cast<int32_t>(v);");
+  src.close();
+  src.line();
+}
 
 bool dsp_rows_applies(const Target& t, const Model& m, const Op& op) {
   return t.dsp && op.type == OpType::kDepthwiseConv2d && m.tensor(op.inputs[0]).shape[3] == 1;
@@ -89,36 +121,7 @@ void emit_int8_conv_dsp_rows(EmitContext& ctx, const Op& op, const std::string& 
   // A word of the row `row` from column `ix` where some of its 4 columns lie outside the image.
   const bool edges = g.pad_left > 0 || (g.out_w - 1) * g.stride_w - g.pad_left + 4 * words > g.in_w;
   const std::string edge_fn = unique_identifier(fn + "_edge_word", &ctx.ids);
-  if (edges) {
-    const uint32_t fill = static_cast<uint8_t>(xq.zero_point) * 0x01010101u;
-    src.linef("// Bytes ix..ix + 3 of an input row, the input zero point ({}) where outside the "
-              "image.", xq.zero_point);
-    src.open(fmt::format("static int32_t {}(const int8_t* row, int ix)", edge_fn));
-    src.linef("const uint32_t fill = 0x{:08x}u;", fill);
-    src.linef("if (ix <= -4 || ix >= {}) return static_cast<int32_t>(fill);", g.in_w);
-    if (g.in_w >= 4) {
-      // One word read inside the row, shifted into place: the zero point fills the rest.
-      src.open(fmt::format("if (ix < 0 && ix + 4 <= {})", g.in_w));
-      src.line("const int n = -8 * ix;  // bits left of the image");
-      src.line("return static_cast<int32_t>((static_cast<uint32_t>(read_s8x4(row)) << n) | (fill >> (32 - n)));");
-      src.close();
-      src.open("if (ix >= 0)");
-      src.linef("const int n = 8 * (ix + 4 - {});  // bits right of the image", g.in_w);
-      src.linef("return static_cast<int32_t>((static_cast<uint32_t>(read_s8x4(row + {})) >> n) | "
-                "(fill << (32 - n)));", g.in_w - 4);
-      src.close();
-    }
-    src.line("uint32_t v = 0;");
-    src.open("for (int i = 0; i < 4; ++i)");
-    src.line("const int c = ix + i;");
-    src.linef("const int8_t b = c >= 0 && c < {} ? row[c] : static_cast<int8_t>({});", g.in_w,
-              xq.zero_point);
-    src.line("v |= static_cast<uint32_t>(static_cast<uint8_t>(b)) << (8 * i);");
-    src.close();
-    src.line("return static_cast<int32_t>(v);");
-    src.close();
-    src.line();
-  }
+  if (edges) emit_edge_word(src, edge_fn, g.in_w, xq.zero_point);
   src.linef("// {}: int8 {} {}, {} -> {}, activation {}. {} MACs.", op.name,
             depthwise ? "depthwise_conv2d (one input channel, as a conv2d)" : "conv2d",
             window_str(g, same), shape_str(sample(xt.shape)),

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -76,7 +77,10 @@ std::pair<long, long> section_sizes(const std::string& object,
 // target `t` at -O2 (Arm: net.cpp at -Os too, into net_os.o, for its size), link them with the
 // board support of cmake/firmware/ into d/fw.elf and run it in QEMU, its output in d/run.txt
 // and its exit status in d/run_status.txt. Build output goes to d/build.log.
-std::string build_script(const tinyc::Target& t, const std::string& d, const char* opt = "-O2") {
+// `more_opts`: net.cpp also compiles at -O1, -Og (with a frame pointer: one register less for
+// inline assembly) and -O3.
+std::string build_script(const tinyc::Target& t, const std::string& d, const char* opt = "-O2",
+                         bool more_opts = false) {
   const std::string cflags = t.cflags;
   std::vector<std::string> cmds;
   if (t.arch == tinyc::TargetArch::kRiscv) {
@@ -97,6 +101,11 @@ std::string build_script(const tinyc::Target& t, const std::string& d, const cha
                                         cflags, tinyc_test::kStrictWarnings);
     cmds.push_back(fmt::format("{} {} -c {}/net.cpp -o {}/net.o", cxx, opt, d, d));
     cmds.push_back(fmt::format("{} -Os -c {}/net.cpp -o {}/net_os.o", cxx, d, d));
+    if (more_opts) {
+      for (const char* o : {"-O1 -fno-omit-frame-pointer", "-Og -fno-omit-frame-pointer", "-O3"}) {
+        cmds.push_back(fmt::format("{} {} -c {}/net.cpp -o {}/net_more.o", cxx, o, d, d));
+      }
+    }
     cmds.push_back(fmt::format("arm-none-eabi-gcc {} -std=c11 -O2 -Wall -Wextra -Werror -I{} "
                                "-c {}/main.c -o {}/main.o", cflags, d, d, d));
     // Linked by gcc, not g++: the emitted object needs no C++ runtime.
@@ -138,8 +147,9 @@ std::string run_output(const std::string& d) {
 
 // Builds and runs one firmware (emitted into d) for target `t`, its code compiled at `opt`;
 // returns QEMU's output.
-std::string build_and_run(const tinyc::Target& t, const std::string& d, const char* opt = "-O2") {
-  tinyc_test::write_text(d + "/build.sh", build_script(t, d, opt));
+std::string build_and_run(const tinyc::Target& t, const std::string& d, const char* opt = "-O2",
+                          bool more_opts = false) {
+  tinyc_test::write_text(d + "/build.sh", build_script(t, d, opt, more_opts));
   tinyc_test::run_command("sh " + d + "/build.sh");
   const std::string out = run_output(d);
   check_symbols(t, d + "/net.o");
@@ -432,6 +442,26 @@ TEST_CASE("firmware: the quick start's demo script runs the int8 sine model in Q
   }
 }
 
+// `q` with every scale rounded to a power of two (biases: input scale times weight scale):
+// every requantization multiplier is then one too, and many accumulators fall exactly halfway
+// between two outputs, where TFLite rounds away from zero (the kernels' negative ties).
+tinyc::Model power_of_two_scales(tinyc::Model q) {
+  for (tinyc::Tensor& t : q.tensors) {
+    for (float& s : t.quant.scale) s = std::exp2(std::round(std::log2(s)));
+  }
+  for (const tinyc::Op& op : q.ops) {
+    if ((op.type != tinyc::OpType::kConv2d && op.type != tinyc::OpType::kDense) ||
+        op.inputs.size() < 3 || op.inputs[2] < 0) {
+      continue;
+    }
+    const float sx = q.tensor(op.inputs[0]).quant.scale.at(0);
+    const std::vector<float> sw = q.tensor(op.inputs[1]).quant.scale;
+    std::vector<float>& sb = q.tensor(op.inputs[2]).quant.scale;
+    for (size_t i = 0; i < sb.size(); ++i) sb[i] = sx * sw[sw.size() == 1 ? 0 : i];
+  }
+  return q;
+}
+
 TEST_CASE("firmware: int8 CNN kernels with odd channel counts and padding are bit-exact",
           "[firmware][int8]") {
   require_toolchain();
@@ -509,6 +539,25 @@ TEST_CASE("firmware: int8 CNN kernels with odd channel counts and padding are bi
                       "activation": "relu6"},
                      {"type": "flatten"},
                      {"type": "dense", "units": 3, "activation": "softmax"}],
+          "train": {"loss": "cross_entropy"}})",
+      // Conv2d over one input channel, a window row per word (emit_few_taps_conv): windows
+      // across every edge with stride 2 and no activation (negative ties), a 3x2 window, and
+      // an image narrower than a word; a 4-row window takes the block kernel.
+      R"({"name": "one_channel_strided", "input": [7, 10, 1], "task": "classification",
+          "layers": [{"type": "conv2d", "filters": 5, "kernel": 3, "stride": 2, "padding": "same"},
+                     {"type": "flatten"},
+                     {"type": "dense", "units": 3, "activation": "softmax"}],
+          "train": {"loss": "cross_entropy"}})",
+      R"({"name": "one_channel_tall", "input": [6, 9, 1], "task": "classification",
+          "layers": [{"type": "conv2d", "filters": 3, "kernel": [3, 2], "activation": "relu"},
+                     {"type": "conv2d", "filters": 2, "kernel": [4, 1]},
+                     {"type": "flatten"},
+                     {"type": "dense", "units": 3, "activation": "softmax"}],
+          "train": {"loss": "cross_entropy"}})",
+      R"({"name": "one_channel_narrow", "input": [5, 3, 1], "task": "classification",
+          "layers": [{"type": "conv2d", "filters": 4, "kernel": 3, "padding": "same", "activation": "relu6"},
+                     {"type": "flatten"},
+                     {"type": "dense", "units": 3, "activation": "softmax"}],
           "train": {"loss": "cross_entropy"}})"};
   for (const char* spec : specs) {
     const tinyc::Model f = tinyc::build_model(tinyc::parse_spec(spec, "test spec"), 3);
@@ -526,22 +575,29 @@ TEST_CASE("firmware: int8 CNN kernels with odd channel counts and padding are bi
       std::fill(w.ints.begin(), w.ints.begin() + w.size() / w.shape[0], 0);
     }
     const std::vector<float> x(calib.begin(), calib.begin() + cases * in);
-    const tinyc_test::Int8Expected ref = tinyc_test::int8_reference(q, x, cases);
-    // -O0 on cortex-m4: the DSP conv2d loops in C (their assembly needs optimization).
-    for (const char* target : {"cortex-m4", "cortex-m33", "cortex-m0plus", "cortex-m4 -O0"}) {
+    // The DSP conv2d kernels in assembly: also in C (-O0 on cortex-m4: their assembly needs
+    // optimization), and with rounding ties (power-of-two scales).
+    const bool dsp_asm = f.name.rfind("pointwise", 0) == 0 || f.name.rfind("one_channel", 0) == 0 ||
+                         f.name == "conv_asm";
+    for (const char* target : {"cortex-m4", "cortex-m33", "cortex-m0plus", "cortex-m4 -O0",
+                               "cortex-m4 ties"}) {
       const std::string name = target;
-      const bool o0 = name.size() > 4 && name.substr(name.size() - 4) == " -O0";
-      if (o0 && f.name.rfind("pointwise", 0) != 0 && f.name != "conv_asm") continue;
+      const size_t space = name.find(' ');
+      const std::string variant = space == std::string::npos ? "" : name.substr(space + 1);
+      if (!variant.empty() && !dsp_asm) continue;
       DYNAMIC_SECTION(f.name << " on " << target) {
-        const tinyc::Target& t = tinyc::target_by_name(o0 ? name.substr(0, name.size() - 4) : name);
+        const tinyc::Target& t = tinyc::target_by_name(name.substr(0, space));
+        const tinyc::Model model = variant == "ties" ? power_of_two_scales(q) : q;
+        const tinyc_test::Int8Expected ref = tinyc_test::int8_reference(model, x, cases);
         TempDir dir;
         tinyc::EmitOptions o;
         o.target = t.name;
         o.out_dir = dir.path();
         o.name = "net";
-        tinyc::emit_model(q, o);
+        tinyc::emit_model(model, o);
         tinyc_test::write_text(dir.file("main.c"), tinyc_test::harness_main("net", x, in, true));
-        const std::string out = build_and_run(t, dir.path(), o0 ? "-O0" : "-O2");
+        const std::string out = build_and_run(t, dir.path(), variant == "-O0" ? "-O0" : "-O2",
+                                              variant.empty() && t.dsp);
         tinyc_test::check_exact(tinyc_test::parse_harness_output(out), ref.outputs,
                                 tinyc_test::parse_harness_int8(out), ref.outputs_int8);
       }
