@@ -393,6 +393,15 @@ def goals(rows):
                                              l["per_mac"])
                     for m, l in sorted(layers, key=lambda ml: (ml[1].get("macs_per_output") or 0,
                                                               ml[1]["per_mac"]))))
+                # Per output: ceil(K / 2) SMLADs, then SMMLAR, ASR (the shift differs per
+                # channel: a register), SSAT and STRB, before any load or loop instruction.
+                floor = [(m, l) for m, l in layers if l.get("macs_per_output") and
+                         (l["macs_per_output"] + 1) // 2 + 4 >= l["macs_per_output"]]
+                if floor:
+                    out.append("  - out of reach: %s (K <= 9: ceil(K / 2) SMLADs and the "
+                               "requantization's SMMLAR, ASR, SSAT and STRB alone take K "
+                               "instructions per output, before any load)" % ", ".join(
+                                   "%s %s" % (m, l["name"]) for m, l in floor))
     for model in ("micro_speech_quantized", "person_detect"):
         r = row(model, "-O2")
         if r and "instructions_ratio" in r:
