@@ -84,8 +84,9 @@ int64_t dsp_conv_scratch_bytes(const Target& target, const Model& m, const Op& o
 // depthwise_conv2d with multiplier 1 over a multiple of 4 channels on DSP targets
 // (kernels_int8_dsp_depthwise.cpp): writes its kernel and returns true, else returns false.
 bool emit_int8_depthwise_dsp(EmitContext& ctx, const Op& op, const std::string& fn);
-// depthwise_conv2d over one input channel on DSP targets, without scratch
-// (kernels_int8_dsp_rows.cpp): where dsp_rows_applies, emit_int8_conv_dsp writes this kernel.
+// depthwise_conv2d over one input channel on DSP targets, and conv2d over one with a window
+// of more than 3 rows or 4 columns, without scratch (kernels_int8_dsp_rows.cpp): where
+// dsp_rows_applies, emit_int8_conv_dsp writes this kernel.
 bool dsp_rows_applies(const Target& target, const Model& m, const Op& op);
 void emit_int8_conv_dsp_rows(EmitContext& ctx, const Op& op, const std::string& fn);
 // Writes `int32_t name(const int8_t* row, int ix)`: bytes ix..ix + 3 of an input row of in_w

@@ -25,7 +25,7 @@
 // images) keeps each pixel's taps in registers across its filters (emit_few_taps_conv).
 // A depthwise_conv2d with one input channel (e.g. micro_speech's first layer) is a conv2d with
 // its multiplier as filters; it runs without scratch, its window rows read straight from the
-// input (kernels_int8_dsp_rows.cpp). Other depthwise layers with multiplier 1 and a multiple
+// input (kernels_int8_dsp_rows.cpp), as does a conv2d over one channel with a larger window. Other depthwise layers with multiplier 1 and a multiple
 // of 4 channels run 4 channels at a time (kernels_int8_dsp_depthwise.cpp).
 #include <algorithm>
 

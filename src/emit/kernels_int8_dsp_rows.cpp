@@ -1,8 +1,9 @@
 // int8 depthwise_conv2d over one input channel on DSP targets, without scratch: with depth
 // multiplier M (micro_speech's first layer: 8) it is a conv2d with M filters. Bit-exact with the
-// int8 reference executor. (On fashion_tiny's 3x3 first layer, a conv2d over one channel, this
-// kernel measured 3.75 instructions per MAC against 3.73 for the im2col kernel, cortex-m4 -O2;
-// such layers now take emit_few_taps_conv in kernels_int8_dsp.cpp: 2.35.)
+// int8 reference executor. Also a conv2d over one channel whose window has more than 3 rows or
+// more than 4 columns (kws_like's 10x4 first layer: 1.94 instructions per MAC against 2.73 for
+// the im2col kernel, cortex-m4 -O2); smaller windows take emit_few_taps_conv in
+// kernels_int8_dsp.cpp (fashion_tiny's 3x3: 2.35; this kernel measured 3.75 there).
 //
 // With one channel, each row of a window is kw consecutive input bytes. Per output pixel
 // (raster order) and per group of up to kGroup filters, each row of the window inside the image
@@ -65,7 +66,11 @@ void emit_edge_word(CodeWriter& src, const std::string& name, int in_w, int32_t 
 }
 
 bool dsp_rows_applies(const Target& t, const Model& m, const Op& op) {
-  return t.dsp && op.type == OpType::kDepthwiseConv2d && m.tensor(op.inputs[0]).shape[3] == 1;
+  if (!t.dsp || m.tensor(op.inputs[0]).shape[3] != 1) return false;
+  if (op.type == OpType::kDepthwiseConv2d) return true;
+  // A conv2d over one channel whose window emit_few_taps_conv cannot hold in registers.
+  const Tensor& w = m.tensor(op.inputs[1]);
+  return op.type == OpType::kConv2d && (w.shape[1] > 3 || w.shape[2] > 4);
 }
 
 void emit_int8_conv_dsp_rows(EmitContext& ctx, const Op& op, const std::string& fn) {

@@ -542,7 +542,7 @@ TEST_CASE("firmware: int8 CNN kernels with odd channel counts and padding are bi
           "train": {"loss": "cross_entropy"}})",
       // Conv2d over one input channel, a window row per word (emit_few_taps_conv): windows
       // across every edge with stride 2 and no activation (negative ties), a 3x2 window, and
-      // an image narrower than a word; a 4-row window takes the block kernel.
+      // an image narrower than a word.
       R"({"name": "one_channel_strided", "input": [7, 10, 1], "task": "classification",
           "layers": [{"type": "conv2d", "filters": 5, "kernel": 3, "stride": 2, "padding": "same"},
                      {"type": "flatten"},
@@ -550,12 +550,24 @@ TEST_CASE("firmware: int8 CNN kernels with odd channel counts and padding are bi
           "train": {"loss": "cross_entropy"}})",
       R"({"name": "one_channel_tall", "input": [6, 9, 1], "task": "classification",
           "layers": [{"type": "conv2d", "filters": 3, "kernel": [3, 2], "activation": "relu"},
-                     {"type": "conv2d", "filters": 2, "kernel": [4, 1]},
                      {"type": "flatten"},
                      {"type": "dense", "units": 3, "activation": "softmax"}],
           "train": {"loss": "cross_entropy"}})",
       R"({"name": "one_channel_narrow", "input": [5, 3, 1], "task": "classification",
           "layers": [{"type": "conv2d", "filters": 4, "kernel": 3, "padding": "same", "activation": "relu6"},
+                     {"type": "flatten"},
+                     {"type": "dense", "units": 3, "activation": "softmax"}],
+          "train": {"loss": "cross_entropy"}})",
+      // Larger windows over one channel take the rows kernel: 5x3 with stride 2 across the
+      // edges, 2x6 (a row of 2 words).
+      R"({"name": "rows_tall", "input": [9, 7, 1], "task": "classification",
+          "layers": [{"type": "conv2d", "filters": 6, "kernel": [5, 3], "stride": [2, 1],
+                      "padding": "same", "activation": "relu"},
+                     {"type": "flatten"},
+                     {"type": "dense", "units": 3, "activation": "softmax"}],
+          "train": {"loss": "cross_entropy"}})",
+      R"({"name": "rows_wide", "input": [4, 9, 1], "task": "classification",
+          "layers": [{"type": "conv2d", "filters": 5, "kernel": [2, 6]},
                      {"type": "flatten"},
                      {"type": "dense", "units": 3, "activation": "softmax"}],
           "train": {"loss": "cross_entropy"}})"};
