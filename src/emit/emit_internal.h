@@ -92,6 +92,11 @@ void emit_int8_conv_dsp_rows(EmitContext& ctx, const Op& op, const std::string& 
 // Writes `int32_t name(const int8_t* row, int ix)`: bytes ix..ix + 3 of an input row of in_w
 // bytes as a word, the zero point where they lie outside the row.
 void emit_edge_word(CodeWriter& src, const std::string& name, int in_w, int32_t zero_point);
+// Writes `const int32_t offset`: minus the zero point in both halves, for SXTAB16.
+void emit_offset(CodeWriter& src, int32_t zero_point);
+// Whether a conv2d window over one channel fits the registers of the DSP kernel that keeps a
+// pixel's taps in them (kernels_int8_dsp.cpp); larger ones take the rows kernel.
+bool few_taps_window(int k_h, int k_w);
 // Writes `alignas(16) static const TYPE id[rows][cols]` (rows 0: flat) after a comment line
 // and returns the identifier (made unique from `name`); counts the bytes as weights.
 std::string int_array(EmitContext& ctx, const std::string& name, const char* type, int type_bytes,
@@ -133,16 +138,17 @@ FilterConstants filter_constants(EmitContext& ctx, const std::string& name,
 // zero-padded): every multiplier >= 0, every shift in [-22, -1] and twice each filter's
 // accumulator bound within int32, not counting filters whose output cannot vary (their
 // constant goes into their row); otherwise doubled false and nothing is written.
-// The rows alone, 4 per filter; false where doubled_constants would write nothing.
-bool doubled_rows(const std::vector<QuantizedMultiplier>& q, const std::vector<int64_t>& bias,
-                  int32_t out_zero_point, const ActivationRange& range,
-                  const std::vector<int64_t>& weights, int32_t in_zero_point,
-                  std::vector<int64_t>* rows);
 FilterConstants doubled_constants(EmitContext& ctx, const std::string& name,
                                   const std::vector<QuantizedMultiplier>& q,
                                   const std::vector<int64_t>& bias, int32_t out_zero_point,
                                   const ActivationRange& range, const std::vector<int64_t>& weights,
                                   int32_t in_zero_point);
+// doubled_constants' rows alone, 4 per filter, without writing them; false where
+// doubled_constants would write nothing.
+bool doubled_rows(const std::vector<QuantizedMultiplier>& q, const std::vector<int64_t>& bias,
+                  int32_t out_zero_point, const ActivationRange& range,
+                  const std::vector<int64_t>& weights, int32_t in_zero_point,
+                  std::vector<int64_t>* rows);
 // `output_int8...(acc, ...[index], ...)` clamped to [lo, hi].
 std::string requant_call(const RequantArrays& r, const std::string& acc, const std::string& index,
                          int32_t zero_point, int32_t lo, int32_t hi);

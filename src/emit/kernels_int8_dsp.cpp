@@ -25,8 +25,9 @@
 // images) keeps each pixel's taps in registers across its filters (emit_few_taps_conv).
 // A depthwise_conv2d with one input channel (e.g. micro_speech's first layer) is a conv2d with
 // its multiplier as filters; it runs without scratch, its window rows read straight from the
-// input (kernels_int8_dsp_rows.cpp), as does a conv2d over one channel with a larger window. Other depthwise layers with multiplier 1 and a multiple
-// of 4 channels run 4 channels at a time (kernels_int8_dsp_depthwise.cpp).
+// input (kernels_int8_dsp_rows.cpp), as does a conv2d over one channel with a larger window.
+// Other depthwise layers with multiplier 1 and a multiple of 4 channels run 4 channels at a time
+// (kernels_int8_dsp_depthwise.cpp).
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -98,6 +99,29 @@ ConvShape conv_shape(const Model& m, const Op& op) {
   return s;
 }
 
+}  // namespace
+
+void emit_offset(CodeWriter& src, int32_t zero_point) {
+  src.linef("const int32_t offset = static_cast<int32_t>(0x{:08x}u);  // {}: minus the zero "
+            "point, in both halves", static_cast<uint16_t>(-zero_point) * 0x10001u, -zero_point);
+}
+
+namespace {
+
+// Writes the pairs (x0, x2) to `even` and (x1, x3) to `odd` of the int8 word `v` minus the zero
+// point (`offset`: its negation in both halves), doubled where `doubled`.
+void emit_unpack_word(CodeWriter& src, const std::string& even, const std::string& odd,
+                      bool doubled) {
+  if (doubled) {
+    src.line("const int32_t a = __sxtab16(offset, v), b = sxtab16_ror8(offset, v);");
+    src.linef("{} = __sadd16(a, a);", even);
+    src.linef("{} = __sadd16(b, b);", odd);
+  } else {
+    src.linef("{} = __sxtab16(offset, v);", even);
+    src.linef("{} = sxtab16_ror8(offset, v);", odd);
+  }
+}
+
 // Writes `{name}(x, d, step, pixel)` (interleaved) or `{name}(x, d, pixel)`: the taps of output
 // pixel `pixel` minus the input zero point as int16, in the order of ConvShape::sx_order.
 void emit_im2col(EmitContext& ctx, const ConvShape& s, int32_t zx, const std::string& name,
@@ -123,28 +147,16 @@ void emit_im2col(EmitContext& ctx, const ConvShape& s, int32_t zx, const std::st
   src.linef("const int iy0 = {}, ix0 = {};", start("oy", g.stride_h, g.pad_top),
             start("ox", g.stride_w, g.pad_left));
   const bool sx = s.sx_order;
-  // Word v's taps minus the zero point (doubled) as the pairs (x0, x2) at `even`, (x1, x3) at
-  // `odd`; one tap's value from int8 `x`.
   auto unpack_word = [&](const std::string& even, const std::string& odd) {
-    if (doubled) {
-      src.line("const int32_t a = __sxtab16(offset, v), b = sxtab16_ror8(offset, v);");
-      src.linef("{} = __sadd16(a, a);", even);
-      src.linef("{} = __sadd16(b, b);", odd);
-    } else {
-      src.linef("{} = __sxtab16(offset, v);", even);
-      src.linef("{} = sxtab16_ror8(offset, v);", odd);
-    }
+    emit_unpack_word(src, even, odd, doubled);
   };
+  // One tap's value from int8 `x`.
   auto tap = [&](const std::string& x) {
     return doubled ? fmt::format("2 * ({} - ({}))", x, zx) : fmt::format("{} - ({})", x, zx);
   };
   // Where tap k goes: in order, or at its place in (x0, x2), (x1, x3).
   const std::string slot = sx ? "sx_slot(k++)" : "k++";
-  if (sx) {
-    const uint32_t offset = static_cast<uint16_t>(-zx) * 0x10001u;
-    src.linef("const int32_t offset = static_cast<int32_t>(0x{:08x}u);  // {}: minus the zero "
-              "point, in both halves", offset, -zx);
-  }
+  if (sx) emit_offset(src, zx);
   if (words) {
     // A window inside the image (every window where there is no padding): its rows are
     // k_w * in_c consecutive values, a word at a time without per-tap checks.
@@ -456,9 +468,8 @@ void emit_pointwise_kernel(CodeWriter& src, const std::string& name, int64_t np,
   src.open(fmt::format("for (int p = 0; p < {}; ++p)", np));
   src.line("const int8_t* r = x + p * in_c;");
   src.open(fmt::format("for (int32_t* d = xs + 2 * p; d < end; d += {}, r += 4)", 2 * np));
-  src.line("const int32_t v = read_s8x4(r), a = __sxtab16(offset, v), b = sxtab16_ror8(offset, v);");
-  src.line("d[0] = __sadd16(a, a);");
-  src.line("d[1] = __sadd16(b, b);");
+  src.line("const int32_t v = read_s8x4(r);");
+  emit_unpack_word(src, "d[0]", "d[1]", true);
   src.close();
   src.close();
   src.linef("*end = 0x{:08x};  // ends emit_mac_loop's scratch", kEndMarker);
@@ -474,7 +485,12 @@ void emit_pointwise_kernel(CodeWriter& src, const std::string& name, int64_t np,
   src.open("for (const int32_t* q = channels[0]; q != channels[out_c]; q += 4, ++o)");
   for (int64_t p = 0; p < np; ++p) src.linef("int32_t acc{} = q[0];", p);
   src.line("const int32_t* s = xs;");
-  emit_mac_loop(src, np, groups);
+  // Under #else of emit_filter_loop's __OPTIMIZE__, only the loop's C form can compile.
+  if (filter_loop_applies(range)) {
+    emit_mac_loop_c(src, np, groups);
+  } else {
+    emit_mac_loop(src, np, groups);
+  }
   // In locals: a store through `o` (int8_t) could alias them for the compiler.
   src.line("const int32_t m = q[1], c = q[2], e = q[3];");
   src.line("int8_t* out = o;");
@@ -498,12 +514,18 @@ void emit_pointwise_kernel(CodeWriter& src, const std::string& name, int64_t np,
 // LDRD and 2 SMLAD per row, then LDRD, SMMLAR, LDR, ASR, SSAT and STRB, and LDR, TST and BEQ
 // for the next row: the array ends with 1, odd where every doubled bias is even. Where SSAT
 // alone does not clamp the outputs, the loop over filters is in C. No scratch.
+}  // namespace
+
+// At most 3 rows: 6 pairs, 11 registers for the assembly. GCC -O1 with a frame pointer found no
+// 13 for 4 rows (8 pairs) in this loop.
+bool few_taps_window(int k_h, int k_w) { return k_h <= 3 && k_w <= 4; }
+
+namespace {
+
 bool few_taps_applies(const Target& t, const Model& m, const Op& op, std::vector<int64_t>* rows) {
   if (!t.dsp || op.type != OpType::kConv2d) return false;
   const ConvShape s = conv_shape(m, op);
-  // At most 3 rows: 6 pairs, 11 registers for the assembly. GCC -O1 with a frame pointer found
-  // no 13 for 4 rows (8 pairs) in this loop.
-  if (s.g.in_c != 1 || s.g.k_w > 4 || s.g.k_h > 3) return false;
+  if (s.g.in_c != 1 || !few_taps_window(s.g.k_h, s.g.k_w)) return false;
   const Tensor& xt = m.tensor(op.inputs[0]);
   const Tensor& wt = m.tensor(op.inputs[1]);
   const Tensor& bt = m.tensor(op.inputs[2]);
@@ -641,9 +663,7 @@ void emit_few_taps_conv(EmitContext& ctx, const Op& op, const std::string& fn,
   src.linef("// DSP kernel for one input channel: per output pixel, its {} doubled input pairs stay "
             "in registers while every filter runs over them.", pairs);
   src.open(fmt::format("static TINYC_NOINLINE void {}(const int8_t* x, int8_t* y)", fn));
-  src.linef("const int32_t offset = static_cast<int32_t>(0x{:08x}u);  // {}: minus the zero "
-            "point, in both halves", static_cast<uint16_t>(-xq.zero_point) * 0x10001u,
-            -xq.zero_point);
+  emit_offset(src, xq.zero_point);
   if (rows_out) {
     src.linef("const int32_t fill = static_cast<int32_t>(0x{:08x}u);  // rows in the padding",
               static_cast<uint8_t>(xq.zero_point) * 0x01010101u);
@@ -668,9 +688,8 @@ void emit_few_taps_conv(EmitContext& ctx, const Op& op, const std::string& fn,
     } else {
       src.linef("const int32_t v = {};", word);
     }
-    src.line("const int32_t a = __sxtab16(offset, v), b = sxtab16_ror8(offset, v);");
-    src.linef("xs[{}] = __sadd16(a, a);", 2 * ky);
-    src.linef("xs[{}] = __sadd16(b, b);", 2 * ky + 1);
+    emit_unpack_word(src, fmt::format("xs[{}]", 2 * ky), fmt::format("xs[{}]", 2 * ky + 1),
+                     true);
     src.close();
   }
   src.linef("{}(xs, y, {});", filters_fn, filters);
@@ -782,9 +801,7 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
     };
     run(0, sevens, kAsmPixels, block7);
     run(sevens * kAsmPixels, sixes, kAsmPixels - 1, block6);
-    if (pixels > full) {
-      src.linef("{}(x + {}, y + {}, {});", tail, full * g.in_c, full * f_n, args);
-    }
+    if (pixels > full) run(full, 1, pixels - full, tail);
     src.close();
     return true;
   }
@@ -800,6 +817,8 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
   // instruction per output against 2 per gathered word of 4 taps, kp / 2 per pixel for f_n
   // outputs; with 7 pixels the late form costs 6 more per filter besides.
   const bool late = asm_loop && 7 * kp > 12 * f_n;
+  // The whole filter loop in assembly (emit_filter_loop), the per-filter code below under #else.
+  const bool whole = asm_loop && filter_loop_applies(range);
   // With folded requantization the arrays are arguments: layers of the same shapes, zero points
   // and range (person_detect's five 1x1 conv2d on (6, 6, 128)) share one kernel. Its text is
   // written with the placeholder kKernel for its name, then looked up among those written.
@@ -850,7 +869,11 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
       src.linef("const int32_t* const q0 = {}[{}];", c_id, f);
       for (int64_t p = 0; p < np; ++p) src.linef("int32_t acc{} = {};", p, late ? "0" : "q0[0]");
       src.line("const int32_t* s = xs;");
-      emit_mac_loop(src, np, groups);
+      if (whole) {
+        emit_mac_loop_c(src, np, groups);  // under #else of __OPTIMIZE__
+      } else {
+        emit_mac_loop(src, np, groups);
+      }
       src.line("const int32_t m = q0[1], c = q0[2], e = q0[3];");
       for (int64_t p = 0; p < np; ++p) {
         src.linef("y[{}] = output_int8_doubled({}, m, c, e, {}, {}, {});",
@@ -919,7 +942,6 @@ bool emit_int8_conv_dsp(EmitContext& ctx, const Op& op, const std::string& fn) {
       src.linef("for (int p = 0; p < {}; ++p) {}(x, xs + p * {}, {});", np, im2col, kp / 2,
                 plus(first, "p"));
     }
-    const bool whole = asm_loop && filter_loop_applies(range);
     if (whole) {
       src.line("#if defined(__OPTIMIZE__)");
       src.open("");

@@ -70,7 +70,8 @@ bool dsp_rows_applies(const Target& t, const Model& m, const Op& op) {
   if (op.type == OpType::kDepthwiseConv2d) return true;
   // A conv2d over one channel whose window emit_few_taps_conv cannot hold in registers.
   const Tensor& w = m.tensor(op.inputs[1]);
-  return op.type == OpType::kConv2d && (w.shape[1] > 3 || w.shape[2] > 4);
+  return op.type == OpType::kConv2d &&
+         !few_taps_window(static_cast<int>(w.shape[1]), static_cast<int>(w.shape[2]));
 }
 
 void emit_int8_conv_dsp_rows(EmitContext& ctx, const Op& op, const std::string& fn) {
@@ -138,9 +139,7 @@ void emit_int8_conv_dsp_rows(EmitContext& ctx, const Op& op, const std::string& 
   src.linef("// DSP kernel, no scratch: each window row read from x as {} word(s), unpacked once "
             "per {} filters.", words, kGroup);
   src.open(fmt::format("static TINYC_NOINLINE void {}(const int8_t* x, int8_t* y)", fn));
-  src.linef("const int32_t offset = static_cast<int32_t>(0x{:08x}u);  // {}: minus the zero "
-            "point, in both halves", static_cast<uint16_t>(-xq.zero_point) * 0x10001u,
-            -xq.zero_point);
+  emit_offset(src, xq.zero_point);
   src.open(fmt::format("for (int oy = 0; oy < {}; ++oy)", g.out_h));
   const AxisBounds by = axis_bounds(src, "oy", "iy", "ky", g.stride_h, g.pad_top, g.k_h, g.in_h,
                                     g.out_h);
